@@ -66,9 +66,8 @@ double parse_number(const std::string& token, std::size_t col, const std::string
   const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
   if (ec == std::errc::result_out_of_range) fail(where, what + " is out of range");
   if (ec != std::errc() || ptr != token.data() + token.size()) fail(where, what + " is not a number");
-  if (!std::isfinite(v) || std::abs(v) > static_cast<double>(std::numeric_limits<float>::max())) {
-    fail(where, what + " is not finite");
-  }
+  if (!std::isfinite(v)) fail(where, what + " is not finite");
+  if (std::abs(v) > static_cast<double>(std::numeric_limits<float>::max())) fail(where, what + " is out of range");
   return v;
 }
 
