@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what pointrt needs to build and test, from Debian packages (run as root or through sudo).
+# The CUDA toolkit (nvcc, cuBLASLt, CUB, NVTX) is not a Debian package here: install NVIDIA's CUDA 13 toolkit
+# separately; without it pointrt builds CPU-only.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends \
+  cmake ninja-build g++ make pkg-config \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  libcli11-dev nlohmann-json3-dev libfmt-dev libeigen3-dev liblzf-dev libpng-dev \
+  clang libclang-rt-dev \
+  python3
