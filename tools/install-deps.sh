@@ -4,8 +4,13 @@
 # separately; without it pointrt builds CPU-only.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends \
+apt=(apt-get)
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "error: run this as root (apt-get needs it), or install sudo" >&2; exit 1; }
+  apt=(sudo --preserve-env=DEBIAN_FRONTEND apt-get)
+fi
+"${apt[@]}" update
+"${apt[@]}" install -y --no-install-recommends \
   cmake ninja-build g++ make pkg-config \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libcli11-dev nlohmann-json3-dev libfmt-dev libeigen3-dev liblzf-dev libpng-dev \
