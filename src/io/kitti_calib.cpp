@@ -13,36 +13,15 @@
 #include <vector>
 
 #include "pointrt/detection.h"
+#include "io/file_util.h"
 #include "pointrt/error.h"
 
 namespace pointrt {
 namespace {
 
-// Reads a whole text file; throws Error naming the file when it is missing, a directory or unreadable.
-std::string read_text_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) fail(path, "read error");
-  return buffer.str();
-}
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
-
-std::vector<std::string> split_whitespace(const std::string& text) {
-  std::vector<std::string> tokens;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    const std::size_t start = i;
-    while (i < text.size() && !is_space(text[i])) ++i;
-    if (i > start) tokens.push_back(text.substr(start, i - start));
-  }
-  return tokens;
-}
+using io::is_space;
+using io::read_text_file;
+using io::split_whitespace;
 
 std::string trim(const std::string& s) {
   std::size_t b = 0, e = s.size();
@@ -92,13 +71,14 @@ KittiCalib parse_kitti_calib(const std::string& text, const std::string& name) {
     if (target->seen) fail(name, where + ": " + target->name + " is given twice (as '" + key + "')");
     target->seen = true;
 
-    const std::vector<std::string> values = split_whitespace(line.substr(colon + 1));
+    const std::string rest = line.substr(colon + 1);
+    const std::vector<std::string_view> values = split_whitespace(rest);
     if (values.size() != target->count) {
       fail(name, where + ": " + key + " has " + std::to_string(values.size()) + " values, expected " +
                      std::to_string(target->count));
     }
     for (std::size_t i = 0; i < values.size(); ++i) {
-      const std::string& token = values[i];
+      const std::string token(values[i]);
       double v = 0;
       const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
       if (ec == std::errc::result_out_of_range) {

@@ -21,38 +21,17 @@
 #include <Eigen/Dense>
 
 #include "pointrt/detection.h"
+#include "io/file_util.h"
 #include "pointrt/error.h"
 
 namespace pointrt {
 namespace {
 
+using io::is_space;
+using io::read_text_file;
+using io::split_whitespace;
+
 constexpr double kPi = 3.14159265358979323846;
-
-// Reads a whole text file; throws Error naming the file when it is missing, a directory or unreadable.
-std::string read_text_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) fail(path, "read error");
-  return buffer.str();
-}
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
-
-std::vector<std::string> split_whitespace(const std::string& text) {
-  std::vector<std::string> tokens;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    const std::size_t start = i;
-    while (i < text.size() && !is_space(text[i])) ++i;
-    if (i > start) tokens.push_back(text.substr(start, i - start));
-  }
-  return tokens;
-}
 
 const char* const kColumnNames[16] = {"type", "truncated", "occluded", "alpha",      "bbox left", "bbox top",
                                       "bbox right", "bbox bottom", "h",       "w",          "l",         "x",
@@ -179,7 +158,9 @@ std::vector<KittiObject> parse_kitti_labels(const std::string& text, const std::
   while (pos <= text.size()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
-    const std::vector<std::string> cols = split_whitespace(text.substr(pos, end - pos));
+    const std::string line_text = text.substr(pos, end - pos);
+    const std::vector<std::string_view> tokens = split_whitespace(line_text);
+    const std::vector<std::string> cols(tokens.begin(), tokens.end());
     pos = end + 1;
     ++line_no;
     if (cols.empty()) continue;

@@ -33,6 +33,7 @@
 
 #include <lzf.h>
 
+#include "io/file_util.h"
 #include "io/readers.h"
 #include "pointrt/error.h"
 
@@ -67,7 +68,6 @@ bool checked_add(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
   return true;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 
 char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
@@ -98,18 +98,6 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-// Splits a line on whitespace.
-std::vector<std::string_view> split(std::string_view line) {
-  std::vector<std::string_view> tokens;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && is_space(line[i])) ++i;
-    const std::size_t start = i;
-    while (i < line.size() && !is_space(line[i])) ++i;
-    if (i > start) tokens.push_back(line.substr(start, i - start));
-  }
-  return tokens;
-}
 
 // A line of the file: [begin, end) without the '\n'; `next` is where the following line starts.
 struct Line {
@@ -279,7 +267,7 @@ Header parse_header(const std::uint8_t* data, std::size_t size, const std::strin
     }
     if (has[k]) fail(name, "malformed PCD header: " + std::string(kKeywords[k]) + " appears twice" + where);
     has[k] = true;
-    const std::vector<std::string_view> values = split(line.text.substr(j));
+    const std::vector<std::string_view> values = split_whitespace(line.text.substr(j));
     const std::string kw = kKeywords[k];
 
     auto single = [&]() -> std::string_view {

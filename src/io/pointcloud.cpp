@@ -9,15 +9,13 @@
 #include <fstream>
 #include <limits>
 
+#include "io/file_util.h"
 #include "io/readers.h"
 #include "pointrt/error.h"
 
 namespace pointrt {
 
 namespace {
-
-// Point-cloud files larger than this are refused before they are read (a 64-beam scan is about 2 MB).
-constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{2} << 30;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -94,26 +92,6 @@ int PointCloud::field_index(const std::string& name) const {
 }
 
 namespace io {
-
-std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) fail(path, "no such file");
-  if (fs::is_directory(status)) fail(path, "is a directory, not a file");
-  const std::uintmax_t size = fs::file_size(path, ec);
-  if (ec) fail(path, "cannot read the file size: " + ec.message());
-  if (size == 0) fail(path, "empty file (0 bytes)");
-  if (size > kMaxFileBytes) {
-    fail(path, "file is " + std::to_string(size) + " bytes; point clouds larger than 2 GiB are refused");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open the file: ") + std::strerror(errno));
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  if (static_cast<std::uintmax_t>(in.gcount()) != size) fail(path, "could not read the whole file");
-  return bytes;
-}
 
 PointCloud parse_float_records(const std::uint8_t* data, std::size_t size, const std::string& name,
                                const std::vector<std::string>& fields, const char* format) {

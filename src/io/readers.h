@@ -22,7 +22,4 @@ PointCloud parse_pcd(const std::uint8_t* data, std::size_t size, const std::stri
 // F >= 4: fields x, y, z, intensity, then f4, f5, ...
 PointCloud parse_npy(const std::uint8_t* data, std::size_t size, const std::string& name);
 
-// Reads a whole file into memory; throws Error naming the file when it is missing, unreadable, a directory or empty.
-std::vector<std::uint8_t> read_file_bytes(const std::string& path);
-
 }  // namespace pointrt::io

@@ -19,6 +19,8 @@
 namespace pointrt {
 namespace {
 
+using pointrt::testing::expect_error;
+
 constexpr double kPi = 3.14159265358979323846;
 
 std::string kitti_dir() { return testing::shared_data_dir() + "/kitti/training"; }
@@ -72,18 +74,6 @@ double angle_diff(double a, double b) {
   return std::min(d, 2 * kPi - d);
 }
 
-// Runs `fn`, expects a pointrt::Error whose message contains every one of `parts`.
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error thrown; expected one mentioning '" << parts.front() << "'";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& part : parts) {
-      EXPECT_NE(message.find(part), std::string::npos) << "message '" << message << "' lacks '" << part << "'";
-    }
-  }
-}
 
 // ---- round trip over the shared labels ------------------------------------------------------------------------
 
@@ -447,7 +437,7 @@ std::string calib_with(const std::string& key, const std::string& replacement) {
 
 TEST(KittiCalibErrors, MissingFile) {
   const std::string path = testing::make_temp_dir("calib_missing") + "/nope.txt";
-  expect_error([&] { read_kitti_calib(path); }, {path, "cannot open"});
+  expect_error([&] { read_kitti_calib(path); }, {path, "no such file"});
 }
 
 TEST(KittiCalibErrors, MissingP2) {
@@ -550,7 +540,7 @@ TEST(KittiLabelErrors, NaN) {
 
 TEST(KittiLabelErrors, MissingFile) {
   const std::string path = testing::make_temp_dir("label_missing") + "/000042.txt";
-  expect_error([&] { read_kitti_labels(path); }, {path, "cannot open"});
+  expect_error([&] { read_kitti_labels(path); }, {path, "no such file"});
   const std::string dir = testing::make_temp_dir("label_dir");
   expect_error([&] { read_kitti_labels(dir); }, {dir, "is a directory"});
 }

@@ -16,22 +16,13 @@
 #include "support/test_data.h"
 
 using namespace pointrt;
+using pointrt::testing::expect_error;
 using pointrt::testing::make_temp_dir;
 using pointrt::testing::shared_data_dir;
 using pointrt::testing::write_file;
 
 namespace {
 
-// Expects `fn` to throw pointrt::Error whose message contains every one of `parts`.
-template <typename Fn>
-void expect_error(Fn&& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error thrown; expected one mentioning '" << parts.front() << "'";
-  } catch (const Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
-}
 
 std::string floats_to_bytes(const std::vector<float>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "pointrt/error.h"
+
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -40,6 +42,18 @@ void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) ADD_FAILURE() << "cannot write " << path;
+}
+
+void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error thrown; expected one mentioning '" << (parts.empty() ? "" : parts.front()) << "'";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const std::string& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos) << "message '" << message << "' lacks '" << part << "'";
+    }
+  }
 }
 
 }  // namespace pointrt::testing

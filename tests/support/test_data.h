@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdlib>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "core/gpu.h"
 
@@ -19,6 +21,8 @@ std::string shared_data_missing();
 std::string make_temp_dir(const std::string& tag);
 // Writes `bytes` to `path` (binary).
 void write_file(const std::string& path, const std::string& bytes);
+// Runs `fn` and expects a pointrt::Error whose message contains every one of `parts` (a gtest failure otherwise).
+void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts);
 
 }  // namespace pointrt::testing
 
