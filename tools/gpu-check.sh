@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# On a GPU machine: build for its architecture, run every test (GPU tests included) and every benchmark, and write
+# the results to OUT_DIR (default ./gpu-results): ctest.log, bench_<op>.json and benchmarks.md (the table for
+# docs/benchmarks.md). Usage: tools/gpu-check.sh [OUT_DIR] [ARCH]   (ARCH default: 90 = H100/H200)
+set -uo pipefail
+out=${1:-gpu-results}
+arch=${2:-90}
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
+nvcc --version | tail -1 >> "$out/gpu.txt"
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$arch" -DPOINTRT_WERROR=ON \
+  > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
+cmake --build build-gpu -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -E "error|FAILED" -A5 "$out/build.log" | head -60; exit 1; }
+ctest --test-dir build-gpu --output-on-failure -j4 > "$out/ctest.log" 2>&1
+rc=$?
+grep -E "tests passed|tests failed|Failed|\*\*\*|Skipped|Not Run" "$out/ctest.log" | head -40
+for b in build-gpu/bench/bench_*; do
+  [ -x "$b" ] || continue
+  name=$(basename "$b")
+  "$b" --benchmark_out="$out/$name.json" --benchmark_out_format=json ${BENCH_FILTER:+--benchmark_filter=$BENCH_FILTER} \
+    > "$out/$name.txt" 2>&1 || { echo "$name failed:"; tail -20 "$out/$name.txt"; }
+done
+python3 bench/report.py "$out"/bench_*.json > "$out/benchmarks.md" 2>/dev/null && cat "$out/benchmarks.md"
+exit $rc
