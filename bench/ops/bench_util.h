@@ -1,5 +1,7 @@
 // Shared by the operator benchmarks: CUDA-event timing of one call per iteration, with warm-up, and the median,
 // p90 and mean in microseconds reported as counters (Google Benchmark's own time is the mean, manual time).
+// Each timed call is queued behind a short spin kernel, so the events measure the device time of the call, not
+// the host's launch latency (which CUDA graphs remove in the engine).
 //
 //   BENCHMARK(BM_x)->UseManualTime()->Iterations(pointrt::bench::kIterations)->Unit(benchmark::kMicrosecond);
 #pragma once
@@ -20,6 +22,10 @@ namespace pointrt::bench {
 
 constexpr int kIterations = 500;
 constexpr int kWarmup = 30;
+constexpr int kQueueAheadUs = 200;  // spin time queued before each timed call (longer than launching the call)
+
+// Keeps the GPU busy for about `microseconds` on `stream`.
+void gpu_delay(cudaStream_t stream, int microseconds);
 
 // Runs `call(stream)` kWarmup times, then once per benchmark iteration between two CUDA events.
 template <typename Call>
@@ -30,6 +36,7 @@ void time_cuda(benchmark::State& state, cudaStream_t stream, Call&& call) {
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(state.max_iterations));
   for (auto _ : state) {
+    gpu_delay(stream, kQueueAheadUs);
     start.record(stream);
     call(stream);
     stop.record(stream);
