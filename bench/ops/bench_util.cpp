@@ -5,9 +5,13 @@
 
 namespace pointrt::bench {
 
-Tensor kitti_points(int batch, std::size_t n) {
+std::string shared_data_dir() {
   const char* env = std::getenv("POINTRT_SHARED_DATA");
-  const std::string dir = env != nullptr ? env : POINTRT_SHARED_DATA_DIR;
+  return env != nullptr ? env : POINTRT_SHARED_DATA_DIR;
+}
+
+Tensor kitti_points(int batch, std::size_t n) {
+  const std::string dir = shared_data_dir();
   Tensor out = Tensor::empty({batch, static_cast<std::int64_t>(n), 4}, DType::F32);
   for (int b = 0; b < batch; ++b) {
     const std::string path = dir + "/kitti/training/velodyne_reduced/00000" + std::to_string(b % 6) + ".bin";

@@ -56,6 +56,9 @@ void time_cuda(benchmark::State& state, cudaStream_t stream, Call&& call) {
   state.SetLabel(core::cuda_device_summary());
 }
 
+// ../shared/data beside the repository (the build's POINTRT_SHARED_DATA), or $POINTRT_SHARED_DATA.
+std::string shared_data_dir();
+
 // Real input for the benchmarks: KITTI frames 0..batch-1 (velodyne_reduced, wrapping after 6) of ../shared/data,
 // preprocessed to n points, as [B, n, 4] f32 on the host. Throws when the shared data is missing.
 Tensor kitti_points(int batch, std::size_t n = 16384);
