@@ -16,12 +16,13 @@ def main(paths):
                 continue
             gpu = gpu or b.get("label")
             name = b.get("run_name", b["name"]).split("/iterations:")[0]
-            rows.append((name, b.get("p50_us"), b.get("p90_us"), b.get("mean_us"), b.get("iterations")))
+            rows.append((name, b.get("p50_us"), b.get("p90_us"), b.get("mean_us"), int(b.get("nodes", 0)),
+                         b.get("iterations")))
     print(f"GPU: {gpu}\n")
-    print("| benchmark | p50 (µs) | p90 (µs) | mean (µs) | iterations |")
-    print("|---|---:|---:|---:|---:|")
-    for name, p50, p90, mean, it in rows:
-        print(f"| {name} | {p50:.1f} | {p90:.1f} | {mean:.1f} | {it} |")
+    print("| benchmark | p50 (µs) | p90 (µs) | mean (µs) | graph nodes | iterations |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, p50, p90, mean, nodes, it in rows:
+        print(f"| {name} | {p50:.1f} | {p90:.1f} | {mean:.1f} | {nodes} | {it} |")
 
 
 if __name__ == "__main__":

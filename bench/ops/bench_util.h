@@ -1,7 +1,8 @@
 // Shared by the operator benchmarks: CUDA-event timing of one call per iteration, with warm-up, and the median,
 // p90 and mean in microseconds reported as counters (Google Benchmark's own time is the mean, manual time).
-// Each timed call is queued behind a short spin kernel, so the events measure the device time of the call, not
-// the host's launch latency (which CUDA graphs remove in the engine).
+// The call is captured once into a CUDA graph and the graph is replayed, as the engine will run it; each replay
+// is queued behind a short spin kernel, so the events measure device time, not the host's launch latency. The
+// counter `nodes` is the number of graph nodes (kernels, memsets) of one call.
 //
 //   BENCHMARK(BM_x)->UseManualTime()->Iterations(pointrt::bench::kIterations)->Unit(benchmark::kMicrosecond);
 #pragma once
@@ -27,10 +28,40 @@ constexpr int kQueueAheadUs = 200;  // spin time queued before each timed call (
 // Keeps the GPU busy for about `microseconds` on `stream`.
 void gpu_delay(cudaStream_t stream, int microseconds);
 
-// Runs `call(stream)` kWarmup times, then once per benchmark iteration between two CUDA events.
+// One call of an operator captured as a CUDA graph (throws if the call is not capturable).
+class CapturedCall {
+ public:
+  template <typename Call>
+  CapturedCall(cudaStream_t stream, Call&& call) {
+    POINTRT_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    call(stream);
+    POINTRT_CUDA_CHECK(cudaStreamEndCapture(stream, &graph_));
+    POINTRT_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
+    POINTRT_CUDA_CHECK(cudaGraphGetNodes(graph_, nullptr, &nodes_));
+  }
+  ~CapturedCall() {
+    if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
+    if (graph_ != nullptr) cudaGraphDestroy(graph_);
+  }
+  CapturedCall(const CapturedCall&) = delete;
+  CapturedCall& operator=(const CapturedCall&) = delete;
+  void launch(cudaStream_t stream) const { POINTRT_CUDA_CHECK(cudaGraphLaunch(exec_, stream)); }
+  std::size_t nodes() const { return nodes_; }
+
+ private:
+  cudaGraph_t graph_ = nullptr;
+  cudaGraphExec_t exec_ = nullptr;
+  std::size_t nodes_ = 0;
+};
+
+// Runs `call(stream)` kWarmup times directly (first-call set-up), captures it into a graph, then replays the graph
+// once per benchmark iteration between two CUDA events.
 template <typename Call>
 void time_cuda(benchmark::State& state, cudaStream_t stream, Call&& call) {
   for (int i = 0; i < kWarmup; ++i) call(stream);
+  POINTRT_CUDA_CHECK(cudaStreamSynchronize(stream));
+  const CapturedCall graph(stream, call);
+  for (int i = 0; i < kWarmup; ++i) graph.launch(stream);
   POINTRT_CUDA_CHECK(cudaStreamSynchronize(stream));
   core::Event start, stop;
   std::vector<double> us;
@@ -38,7 +69,7 @@ void time_cuda(benchmark::State& state, cudaStream_t stream, Call&& call) {
   for (auto _ : state) {
     gpu_delay(stream, kQueueAheadUs);
     start.record(stream);
-    call(stream);
+    graph.launch(stream);
     stop.record(stream);
     stop.synchronize();
     const double ms = stop.elapsed_ms_since(start);
@@ -53,6 +84,7 @@ void time_cuda(benchmark::State& state, cudaStream_t stream, Call&& call) {
   state.counters["p50_us"] = pct(0.5);
   state.counters["p90_us"] = pct(0.9);
   state.counters["mean_us"] = mean;
+  state.counters["nodes"] = static_cast<double>(graph.nodes());
   state.SetLabel(core::cuda_device_summary());
 }
 
