@@ -114,11 +114,12 @@ __device__ __forceinline__ void load_bucket(const u64* table, int bucket, u64 e[
   e[3] = hi.y;
 }
 
-// Inserts the cell of q (creating it when absent); returns whether this call created it.
+// Inserts the cell of q (creating it when absent); returns whether this call created it. The probe is bounded by
+// the table size so that a full table (impossible at load <= 1/2 unless the table was not cleared) cannot hang.
 __device__ __forceinline__ bool insert_cell(u64* table, int slots, const Cell& q, const float* pts, const float c[3]) {
   const int buckets = slots / kBucket;
   int bucket = home_bucket(q.hash, buckets);
-  for (;;) {
+  for (int step = 0; step < buckets; ++step) {
     u64 e[kBucket];
     load_bucket(table, bucket, e);
 #pragma unroll
@@ -132,6 +133,7 @@ __device__ __forceinline__ bool insert_cell(u64* table, int slots, const Cell& q
     }
     bucket = bucket + 1 == buckets ? 0 : bucket + 1;
   }
+  return false;
 }
 
 // Slot of the cell of q, which the table holds.
