@@ -490,6 +490,149 @@ TEST(NmsBevErrors, BadShapesAndParameters) {
 }
 
 // ================================ (c) CUDA against CPU ===========================================================
+// ================================ (b') the CUDA algorithm, emulated on the host =================================
+// The CUDA kernels skip IoU work using first[j] (smallest earlier rank overlapping j) and "surely suppressed"
+// candidates (first[first[j]] == -1), pre-test with bev_aabb_may_overlap and resolve the greedy 64 ranks at a time.
+// This host emulation of exactly those rules must keep the same rows as the reference, also where P binds.
+namespace {
+
+std::vector<std::vector<std::int64_t>> emulate_cuda_kept(const Input& in, const NmsBevParams& p) {
+  using namespace pointrt::ops::nms_bev_detail;
+  const std::int64_t batch = in.boxes.dim(0), n = in.boxes.dim(1);
+  const std::int64_t m_max = max_considered(n, p);
+  std::vector<std::vector<std::int64_t>> out;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const float* bx = in.boxes.data_as<float>() + b * n * 8;
+    const float* sc = in.scores.data_as<float>() + b * n;
+    // Ranks by counting smaller unique keys, as rank_select_kernel does.
+    std::vector<std::uint64_t> key(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::uint64_t hi = sc[i] >= p.score_threshold ? score_desc_key(sc[i]) : 0xFFFFFFFFull;
+      key[static_cast<std::size_t>(i)] = (hi << 32) | static_cast<std::uint64_t>(i);
+    }
+    std::int64_t total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += sc[i] >= p.score_threshold ? 1 : 0;
+    const int cnt = static_cast<int>(std::min(total, m_max));
+    std::vector<std::int64_t> order(static_cast<std::size_t>(cnt));
+    for (std::int64_t j = 0; j < n; ++j) {
+      if (!(sc[j] >= p.score_threshold)) continue;
+      std::int64_t rank = 0;
+      for (std::int64_t i = 0; i < n; ++i) rank += key[static_cast<std::size_t>(i)] < key[static_cast<std::size_t>(j)];
+      if (rank < cnt) order[static_cast<std::size_t>(rank)] = j;
+    }
+    std::vector<BevBox> g(static_cast<std::size_t>(cnt));
+    std::vector<BevAabb> a(static_cast<std::size_t>(cnt));
+    for (int r = 0; r < cnt; ++r) {
+      const float* row = bx + order[static_cast<std::size_t>(r)] * 8;
+      g[static_cast<std::size_t>(r)] = make_bev_box(row[0], row[1], row[3], row[4], row[6]);
+      a[static_cast<std::size_t>(r)] = make_bev_aabb(g[static_cast<std::size_t>(r)]);
+    }
+    const auto ov = [&](int i, int j) {
+      return bev_aabb_may_overlap(a[static_cast<std::size_t>(i)], a[static_cast<std::size_t>(j)]) &&
+             iou_prepared(g[static_cast<std::size_t>(i)], g[static_cast<std::size_t>(j)]) > p.iou_threshold;
+    };
+    std::vector<int> first(static_cast<std::size_t>(cnt), -1);
+    for (int j = 0; j < cnt; ++j) {
+      for (int i = 0; i < j; ++i) {
+        if (ov(i, j)) {
+          first[static_cast<std::size_t>(j)] = i;
+          break;
+        }
+      }
+    }
+    const auto sure = [&](int j) {
+      const int f = first[static_cast<std::size_t>(j)];
+      return f >= 0 && first[static_cast<std::size_t>(f)] < 0;
+    };
+    const int nw = (cnt + 63) / 64;
+    // Mask, with the mask kernel's rule; dead rows are zero.
+    std::vector<std::uint64_t> mask(static_cast<std::size_t>(cnt) * static_cast<std::size_t>(nw), 0);
+    for (int i = 0; i < cnt; ++i) {
+      if (sure(i)) continue;
+      for (int j = i + 1; j < cnt; ++j) {
+        const int f = first[static_cast<std::size_t>(j)];
+        const int colf = (f >= 0 && first[static_cast<std::size_t>(f)] >= 0) ? f : std::numeric_limits<int>::max();
+        if (colf <= i && (colf == i || ov(i, j))) {
+          mask[static_cast<std::size_t>(i) * nw + static_cast<std::size_t>(j / 64)] |= 1ull << (j % 64);
+        }
+      }
+    }
+    // Block-wise scan.
+    std::vector<std::uint64_t> removed(static_cast<std::size_t>(nw), 0);
+    for (int j = 0; j < cnt; ++j) {
+      if (sure(j)) removed[static_cast<std::size_t>(j / 64)] |= 1ull << (j % 64);
+    }
+    const std::uint64_t tail = (cnt & 63) != 0 ? (1ull << (cnt & 63)) - 1ull : ~0ull;
+    std::vector<std::int64_t> kept;
+    for (int w = 0; w < nw && static_cast<int>(kept.size()) < p.max_out; ++w) {
+      std::uint64_t avail = ~removed[static_cast<std::size_t>(w)] & (w == nw - 1 ? tail : ~0ull);
+      std::uint64_t kept_bits = 0;
+      while (avail != 0 && static_cast<int>(kept.size()) < p.max_out) {
+        int c = 0;
+        while (((avail >> c) & 1ull) == 0) ++c;
+        kept_bits |= 1ull << c;
+        const int i = w * 64 + c;
+        kept.push_back(order[static_cast<std::size_t>(i)]);
+        avail &= ~mask[static_cast<std::size_t>(i) * nw + static_cast<std::size_t>(w)] & ~((2ull << c) - 1ull);
+      }
+      for (int c = 0; c < 64; ++c) {
+        if (((kept_bits >> c) & 1ull) == 0) continue;
+        for (int w2 = w + 1; w2 < nw; ++w2) {
+          removed[static_cast<std::size_t>(w2)] |= mask[static_cast<std::size_t>(w * 64 + c) * nw + static_cast<std::size_t>(w2)];
+        }
+      }
+    }
+    out.push_back(kept);
+  }
+  return out;
+}
+
+void expect_emulation_matches_cpu(const Input& in, const NmsBevParams& p, const std::string& what) {
+  SCOPED_TRACE(what);
+  const Output ref = run_cpu(in, p);
+  const auto kept = emulate_cuda_kept(in, p);
+  const std::int64_t n = in.boxes.dim(1);
+  for (std::size_t b = 0; b < kept.size(); ++b) {
+    ASSERT_EQ(static_cast<int>(kept[b].size()), ref.nums.data_as<std::int32_t>()[b]) << "item " << b;
+    for (std::size_t k = 0; k < kept[b].size(); ++k) {
+      const float* want = ref.boxes.data_as<float>() + (b * static_cast<std::size_t>(p.max_out) + k) * 8;
+      const float* got = in.boxes.data_as<float>() + (static_cast<std::int64_t>(b) * n + kept[b][k]) * 8;
+      ASSERT_EQ(std::memcmp(want, got, 8 * sizeof(float)), 0) << "item " << b << " row " << k;
+    }
+  }
+}
+
+}  // namespace
+
+TEST(NmsBevAlgorithm, PrunedMaskAndBlockScanMatchReference) {
+  NmsBevParams p;
+  expect_emulation_matches_cpu(random_input(3, 777, 9, 8.f), p, "random, dense, equal scores");
+  expect_emulation_matches_cpu(random_input(2, 600, 21, 40.f), p, "random sparse");
+  p.max_out = 37;
+  expect_emulation_matches_cpu(random_input(2, 700, 22, 30.f), p, "P binds");
+  p.max_out = 256;
+  p.pre_max = 100;
+  expect_emulation_matches_cpu(random_input(2, 300, 23, 10.f), p, "pre_max");
+  p = NmsBevParams{};
+  p.iou_threshold = 0.f;
+  expect_emulation_matches_cpu(random_input(1, 500, 24, 15.f), p, "iou threshold 0");
+  p.iou_threshold = 0.5f;
+  expect_emulation_matches_cpu(random_input(1, 500, 25, 6.f), p, "iou threshold 0.5");
+  // Chains: boxes along a line, each overlapping its neighbours (first[] of first[] is not -1 most of the time).
+  {
+    std::vector<float> rows, scores;
+    for (int i = 0; i < 200; ++i) {
+      const auto b = box(0.7f * static_cast<float>(i), 0.f, 1.f, 1.f, 0.05f * static_cast<float>(i % 5));
+      rows.insert(rows.end(), b.begin(), b.end());
+      scores.push_back(1.f - 0.001f * static_cast<float>((i * 37) % 200));
+    }
+    expect_emulation_matches_cpu(make_input({rows}, {scores}), NmsBevParams{}, "chain");
+  }
+  if (pointrt::testing::shared_data_missing().empty()) {
+    expect_emulation_matches_cpu(kitti_jittered(2, 1000, 3), NmsBevParams{}, "kitti jittered");
+  }
+}
+
 #ifdef POINTRT_WITH_CUDA
 
 namespace {

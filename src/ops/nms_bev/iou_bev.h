@@ -101,6 +101,32 @@ PT_HD BevBox make_bev_box(float x, float y, float dx, float dy, float heading) {
   return b;
 }
 
+// Axis-aligned bounding box of a prepared box for the GPU's cheap pre-test: centre and half extents, with the
+// extents of a degenerate box (area 0) set to kNoExtent so that every pre-test involving it rejects.
+constexpr float kNoExtent = -3.0e38f;  // valid extents are <= sqrt(2) * FLT_MAX / 2 < 2.5e38, so any sum is < 0
+
+struct alignas(16) BevAabb {
+  float cx, cy, ex, ey;
+};
+
+PT_HD BevAabb make_bev_aabb(const BevBox& b) {
+  BevAabb r;
+  r.cx = b.cx;
+  r.cy = b.cy;
+  r.ex = b.area == 0.0f ? kNoExtent : b.ex;
+  r.ey = b.area == 0.0f ? kNoExtent : b.ey;
+  return r;
+}
+
+// false => intersection_area(a, b) == 0 exactly, hence IoU 0 (not > any threshold >= 0): either box is degenerate
+// (intersection_area returns 0 on area == 0), or this is bit for bit the bounding-box test intersection_area starts
+// with (same operands, same float expressions: b.cx - a.cx, a.ex + b.ex, ...). Only ever used to skip work.
+PT_HD bool bev_aabb_may_overlap(const BevAabb& a, const BevAabb& b) {
+  const float bx = b.cx - a.cx;
+  const float by = b.cy - a.cy;
+  return !(pt_abs(bx) >= a.ex + b.ex || pt_abs(by) >= a.ey + b.ey);
+}
+
 // Signed distances of the four points (x[k], y[k]) -- relative to A's centre -- inside the four edge half-planes of
 // a box with centre (bx, by), axis (c, s) and half sizes (hx, hy); edges counter-clockwise: 0 bottom, 1 right,
 // 2 top, 3 left; >= 0 is inside. Distances within `tol` of 0 are snapped to exactly 0 (on the edge's line).
