@@ -20,6 +20,8 @@ using pointrt::ops::FpsParams;
 
 namespace {
 
+using pointrt::testing::expect_error;
+
 Tensor cpu_fps(const Tensor& xyz, int m) {
   Tensor out = Tensor::zeros({xyz.dim(0), m}, DType::I32);
   ops::fps_cpu(xyz, out, FpsParams{m});
@@ -68,15 +70,6 @@ Tensor points(const std::vector<float>& xyz) {
   return Tensor::from_vector(xyz, {1, static_cast<std::int64_t>(xyz.size() / 3), 3});
 }
 
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected pointrt::Error containing \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 }  // namespace
 
@@ -163,22 +156,22 @@ TEST(Fps, BadInputsGiveClearErrors) {
       [&] {
         ops::fps_cpu(Tensor::zeros({1, 10, 4}, DType::F32), out, FpsParams{4});
       },
-      "fps: xyz: expected f32[*, *, 3]@host, got f32[1, 10, 4]@host");
-  expect_error([&] { ops::fps_cpu(Tensor::zeros({10, 3}, DType::F32), out, FpsParams{4}); }, "fps: xyz");
-  expect_error([&] { ops::fps_cpu(Tensor::zeros({1, 10, 3}, DType::I32), out, FpsParams{4}); }, "fps: xyz");
-  expect_error([&] { ops::fps_cpu(xyz, out, FpsParams{-1}); }, "fps: num_samples must be >= 0, got -1");
-  expect_error([&] { ops::fps_cpu(xyz, out, FpsParams{5}); }, "fps: indices: expected i32[1, 5]@host");
+      {"fps: xyz: expected f32[*, *, 3]@host, got f32[1, 10, 4]@host"});
+  expect_error([&] { ops::fps_cpu(Tensor::zeros({10, 3}, DType::F32), out, FpsParams{4}); }, {"fps: xyz"});
+  expect_error([&] { ops::fps_cpu(Tensor::zeros({1, 10, 3}, DType::I32), out, FpsParams{4}); }, {"fps: xyz"});
+  expect_error([&] { ops::fps_cpu(xyz, out, FpsParams{-1}); }, {"fps: num_samples must be >= 0, got -1"});
+  expect_error([&] { ops::fps_cpu(xyz, out, FpsParams{5}); }, {"fps: indices: expected i32[1, 5]@host"});
   Tensor wrong_dtype = Tensor::zeros({1, 4}, DType::F32);
-  expect_error([&] { ops::fps_cpu(xyz, wrong_dtype, FpsParams{4}); }, "fps: indices");
+  expect_error([&] { ops::fps_cpu(xyz, wrong_dtype, FpsParams{4}); }, {"fps: indices"});
   expect_error(
       [&] {
         ops::fps_cpu(Tensor::zeros({1, 0, 3}, DType::F32), out, FpsParams{4});
       },
-      "fps: xyz: cannot sample 4 points from an empty cloud");
+      {"fps: xyz: cannot sample 4 points from an empty cloud"});
 #ifdef POINTRT_WITH_CUDA
   // Host tensors handed to the CUDA entry point are refused before any device work.
   expect_error([&] { ops::fps_cuda(xyz, out, FpsParams{4}, nullptr, 0, nullptr); },
-               "fps: xyz: expected f32[*, *, 3]@cuda, got f32[1, 10, 3]@host");
+               {"fps: xyz: expected f32[*, *, 3]@cuda, got f32[1, 10, 3]@host"});
 #endif
 }
 
@@ -252,7 +245,7 @@ TEST(FpsCuda, WorkspaceTooSmallIsRefused) {
   pointrt::testing::GuardedDeviceTensor d_idx({1, 16}, DType::I32);
   ASSERT_GT(ops::fps_workspace_bytes(1, 20000, FpsParams{16}), 0u);
   expect_error([&] { ops::fps_cuda(d_xyz.tensor(), d_idx.tensor(), FpsParams{16}, nullptr, 0, nullptr); },
-               "fps: workspace of 0 bytes is smaller than");
+               {"fps: workspace of 0 bytes is smaller than"});
 }
 
 #endif  // POINTRT_WITH_CUDA

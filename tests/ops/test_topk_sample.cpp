@@ -22,6 +22,8 @@ using pointrt::ops::TopkSampleParams;
 
 namespace {
 
+using pointrt::testing::expect_error;
+
 constexpr float kInf = std::numeric_limits<float>::infinity();
 const float kNan = std::numeric_limits<float>::quiet_NaN();
 
@@ -99,15 +101,6 @@ void expect_matches_oracle(const Tensor& logits, int s) {
   }
 }
 
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected pointrt::Error containing \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 }  // namespace
 
@@ -153,25 +146,25 @@ TEST(TopkSample, BadInputsGiveClearErrors) {
   const Tensor logits = tie_heavy_logits(1, 16, 1, 7);
   Tensor out = Tensor::zeros({1, 8}, DType::I32);
   expect_error([&] { ops::topk_sample_cpu(logits, out, TopkSampleParams{17}); },
-               "topk_sample: num_samples must be in [0, N = 16], got 17");
-  expect_error([&] { ops::topk_sample_cpu(logits, out, TopkSampleParams{-2}); }, "topk_sample: num_samples");
+               {"topk_sample: num_samples must be in [0, N = 16], got 17"});
+  expect_error([&] { ops::topk_sample_cpu(logits, out, TopkSampleParams{-2}); }, {"topk_sample: num_samples"});
   expect_error(
       [&] {
         ops::topk_sample_cpu(Tensor::zeros({1, 16, 0}, DType::F32), out, TopkSampleParams{8});
       },
-      "topk_sample: logits: need at least one class channel");
+      {"topk_sample: logits: need at least one class channel"});
   expect_error(
       [&] {
         ops::topk_sample_cpu(Tensor::zeros({16, 1}, DType::F32), out, TopkSampleParams{8});
       },
-      "topk_sample: logits: expected f32[*, *, *]@host, got f32[16, 1]@host");
+      {"topk_sample: logits: expected f32[*, *, *]@host, got f32[16, 1]@host"});
   expect_error([&] { ops::topk_sample_cpu(logits, out, TopkSampleParams{4}); },
-               "topk_sample: indices: expected i32[1, 4]@host, got i32[1, 8]@host");
+               {"topk_sample: indices: expected i32[1, 4]@host, got i32[1, 8]@host"});
   Tensor bad_keys = Tensor::zeros({1, 7}, DType::F32);
-  expect_error([&] { ops::topk_sample_cpu(logits, out, TopkSampleParams{8}, &bad_keys); }, "topk_sample: keys");
+  expect_error([&] { ops::topk_sample_cpu(logits, out, TopkSampleParams{8}, &bad_keys); }, {"topk_sample: keys"});
 #ifdef POINTRT_WITH_CUDA
   expect_error([&] { ops::topk_sample_cuda(logits, out, TopkSampleParams{8}, nullptr, 0, nullptr); },
-               "topk_sample: logits: expected f32[*, *, *]@cuda");
+               {"topk_sample: logits: expected f32[*, *, *]@cuda"});
 #endif
 }
 
