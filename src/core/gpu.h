@@ -21,8 +21,10 @@ void cuda_check_kernel_image();
 // Raw device memory (cudaMalloc / cudaFree); throws Error with the requested size on failure.
 void* cuda_malloc(std::size_t bytes);
 void cuda_free(void* ptr) noexcept;
+// Synchronous: returns once the device memory is zeroed (also with respect to work on non-blocking streams).
 void cuda_memset_zero(void* ptr, std::size_t bytes);
-// Synchronous copies. `dst_on_device` / `src_on_device` say where each side lives.
+// Synchronous copies, complete on the device when they return. `dst_on_device` / `src_on_device` say where each
+// side lives.
 void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, std::size_t bytes);
 
 }  // namespace pointrt::core

@@ -68,8 +68,12 @@ void cuda_free(void* ptr) noexcept {
   if (ptr != nullptr) cudaFree(ptr);
 }
 
+// cudaMemset and a pageable cudaMemcpy may return before the device has finished (they run on the legacy default
+// stream, which pointrt's non-blocking streams do not wait for), so these synchronous helpers wait for it.
 void cuda_memset_zero(void* ptr, std::size_t bytes) {
-  if (bytes != 0) POINTRT_CUDA_CHECK(cudaMemset(ptr, 0, bytes));
+  if (bytes == 0) return;
+  POINTRT_CUDA_CHECK(cudaMemset(ptr, 0, bytes));
+  POINTRT_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy));
 }
 
 void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, std::size_t bytes) {
@@ -80,6 +84,7 @@ void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_devic
   else if (src_on_device) kind = cudaMemcpyDeviceToHost;
   else kind = cudaMemcpyHostToHost;
   POINTRT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+  POINTRT_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy));
 }
 
 }  // namespace pointrt::core

@@ -396,8 +396,10 @@ HavsOut run_cuda(const Tensor& xyz, const HavsParams& p) {
   pointrt::testing::GuardedDeviceTensor vox(filled_f32({b, 3}, -1.0f));
   pointrt::testing::GuardedDeviceTensor cells(filled_i32({b}, -7));
   pointrt::testing::GuardedWorkspace ws(ops::havs_workspace_bytes(b, n, p.sample_num));
-  if (ws.get() != nullptr) POINTRT_CUDA_CHECK(cudaMemset(ws.get(), 0x5A, ws.size()));
   core::Stream stream;
+  // Dirty the workspace on the op's own stream (core::Stream is non-blocking: it would not wait for a legacy-stream
+  // memset, which could then land in the middle of the operator).
+  if (ws.get() != nullptr) POINTRT_CUDA_CHECK(cudaMemsetAsync(ws.get(), 0x5A, ws.size(), stream.get()));
   ops::havs_cuda(dxyz.tensor(), p, idx.tensor(), vox.tensor(), cells.tensor(), ws.get(), ws.size(), stream.get());
   stream.synchronize();
   EXPECT_TRUE(dxyz.guards_intact());

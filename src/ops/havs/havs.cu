@@ -346,7 +346,10 @@ __global__ void __launch_bounds__(kSelectThreads) havs_select_kernel(Common a, S
     kept += total;
     __syncthreads();  // s_warp and the scan storage are reused; the writes above become visible to the padding
   }
-  for (int j = kept + tid; j < a.s; j += kSelectThreads) out[j] = out[j % kept];
+  // kept >= 1 whenever N >= 1 (every point lies in some cell); the guard only protects against corrupt state.
+  if (kept > 0) {
+    for (int j = kept + tid; j < a.s; j += kSelectThreads) out[j] = out[j % kept];
+  }
   if (tid == 0) {
     for (int k = 0; k < 3; ++k) sa.out_voxel[static_cast<std::int64_t>(b) * 3 + k] = c[k];
     sa.out_cells[b] = st.count;
