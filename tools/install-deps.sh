@@ -15,4 +15,4 @@ fi
   libgtest-dev libgmock-dev libbenchmark-dev \
   libcli11-dev nlohmann-json3-dev libfmt-dev libeigen3-dev liblzf-dev libpng-dev \
   clang libclang-rt-dev \
-  python3
+  python3 python3-numpy python3-pytest python3-torch
