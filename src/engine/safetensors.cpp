@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "core/file.h"
 #include "pointrt/error.h"
 
 // Tensor data is copied between the file and memory byte for byte: the host must be little-endian like the format.
@@ -279,19 +280,7 @@ WeightFile parse_safetensors(const std::uint8_t* data, std::size_t size, const s
 }
 
 WeightFile read_safetensors(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) fail(path, "no such file");
-  if (fs::is_directory(status)) fail(path, "is a directory, not a file");
-  const std::uintmax_t size = fs::file_size(path, ec);
-  if (ec) fail(path, "cannot read the file size: " + ec.message());
-  if (size > std::numeric_limits<std::size_t>::max() / 2) fail(path, "file is too large");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open the file: ") + std::strerror(errno));
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  if (static_cast<std::uintmax_t>(in.gcount()) != size) fail(path, "could not read the whole file");
+  const std::vector<std::uint8_t> bytes = core::read_file_bytes(path, /*allow_empty=*/true);
   return parse_safetensors(bytes.data(), bytes.size(), path);
 }
 

@@ -1,5 +1,4 @@
-// Internal helpers shared by the readers: whole-file reads with the same checks and messages everywhere, and
-// whitespace tokenising.
+// Internal helpers shared by the readers: text-file reads and whitespace tokenising.
 #pragma once
 
 #include <cstdint>
@@ -9,10 +8,8 @@
 
 namespace pointrt::io {
 
-// Reads a whole file; throws Error naming the file when it is missing, a directory, unreadable, larger than
-// 2 GiB, or (unless allow_empty) empty.
-std::vector<std::uint8_t> read_file_bytes(const std::string& path, bool allow_empty = false);
-// The same for text files, which may be empty (a KITTI label file of a frame without objects).
+// Reads a whole text file (core::read_file_bytes's checks), which may be empty (a KITTI label file of a frame
+// without objects).
 std::string read_text_file(const std::string& path);
 
 // Space, tab, CR, LF, VT, FF.

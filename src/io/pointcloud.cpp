@@ -9,7 +9,7 @@
 #include <fstream>
 #include <limits>
 
-#include "io/file_util.h"
+#include "core/file.h"
 #include "io/readers.h"
 #include "pointrt/error.h"
 
@@ -145,7 +145,7 @@ PointCloud parse_point_cloud(const std::uint8_t* data, std::size_t size, const s
 
 PointCloud read_point_cloud(const std::string& path, const ReadOptions& options) {
   if (options.format == CloudFormat::Auto) format_from_name(path);  // fail on an unknown name before reading
-  const std::vector<std::uint8_t> bytes = io::read_file_bytes(path);
+  const std::vector<std::uint8_t> bytes = core::read_file_bytes(path);
   return parse_point_cloud(bytes.data(), bytes.size(), path, options);
 }
 
