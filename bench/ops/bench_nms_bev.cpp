@@ -116,8 +116,8 @@ void run_nms(benchmark::State& state, bool scene) {
   pointrt::core::DeviceBuffer d_boxes(boxes.size() * sizeof(float)), d_scores(scores.size() * sizeof(float));
   pointrt::core::DeviceBuffer d_ob(static_cast<std::size_t>(b * p * 8) * sizeof(float)),
       d_os(static_cast<std::size_t>(b * p) * sizeof(float)), d_on(static_cast<std::size_t>(b) * sizeof(int));
-  POINTRT_CUDA_CHECK(cudaMemcpy(d_boxes.get(), boxes.data(), d_boxes.size(), cudaMemcpyHostToDevice));
-  POINTRT_CUDA_CHECK(cudaMemcpy(d_scores.get(), scores.data(), d_scores.size(), cudaMemcpyHostToDevice));
+  pointrt::core::cuda_copy(d_boxes.get(), true, boxes.data(), false, d_boxes.size());  // waits for the device
+  pointrt::core::cuda_copy(d_scores.get(), true, scores.data(), false, d_scores.size());
   using pointrt::Tensor;
   const Tensor t_boxes = Tensor::view(d_boxes.get(), {b, n, 8}, pointrt::DType::F32, pointrt::Device::CUDA);
   const Tensor t_scores = Tensor::view(d_scores.get(), {b, n}, pointrt::DType::F32, pointrt::Device::CUDA);

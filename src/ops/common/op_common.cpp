@@ -1,5 +1,7 @@
 #include "ops/common/op_common.h"
 
+#include <cstdint>
+
 namespace pointrt::ops {
 
 namespace {
@@ -36,6 +38,9 @@ void check_workspace(const void* workspace, std::size_t bytes, std::size_t neede
   if (workspace == nullptr || bytes < needed) {
     fail(op, "workspace of " + std::to_string(bytes) + " bytes is smaller than the " + std::to_string(needed) +
                  " bytes it needs (query it with the operator's *_workspace_bytes)");
+  }
+  if (reinterpret_cast<std::uintptr_t>(workspace) % 256 != 0) {
+    fail(op, "workspace must be 256-byte aligned (its sub-buffers are carved at 256-byte offsets)");
   }
 }
 

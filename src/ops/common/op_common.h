@@ -32,7 +32,7 @@ void check_tensor(const Tensor& t, const char* op, const char* name, DType dtype
 // Throws Error("<op>: <what>") unless `condition`.
 void check_arg(bool condition, const char* op, const std::string& what);
 
-// Throws unless the workspace is large enough (null is fine when `needed` is 0).
+// Throws unless the workspace is large enough and 256-byte aligned (null is fine when `needed` is 0).
 void check_workspace(const void* workspace, std::size_t bytes, std::size_t needed, const char* op);
 
 // Rounds up to the 256-byte alignment every workspace carve-out uses.
