@@ -55,6 +55,17 @@ Tensor xyz_of(const Tensor& points) {
   return out;
 }
 
+Tensor first_rows(const Tensor& t, std::int64_t n) {
+  const std::int64_t b = t.dim(0), total = t.dim(1), c = t.dim(2);
+  if (n > total) fail("first_rows", "asked for " + std::to_string(n) + " of " + std::to_string(total) + " rows");
+  Tensor out = Tensor::empty({b, n, c}, DType::F32);
+  for (std::int64_t i = 0; i < b; ++i) {
+    std::memcpy(out.data_as<float>() + i * n * c, t.data_as<float>() + i * total * c,
+                static_cast<std::size_t>(n * c) * sizeof(float));
+  }
+  return out;
+}
+
 Tensor gather_rows(const Tensor& src, const Tensor& idx) {
   const std::int64_t b = src.dim(0), n = src.dim(1), c = src.dim(2), m = idx.dim(1);
   Tensor out = Tensor::empty({b, m, c}, DType::F32);

@@ -19,6 +19,9 @@ Tensor kitti_points(const std::vector<int>& frames, std::size_t n = 16384, bool 
 // The first three channels of points [B, N, C] as a new tensor [B, N, 3].
 Tensor xyz_of(const Tensor& points);
 
+// The first `n` rows of every batch item of f32 [B, N, C], as a new tensor [B, n, C].
+Tensor first_rows(const Tensor& t, std::int64_t n);
+
 // Gathers rows: out[b, m, :] = src[b, idx[b, m], :] for src [B, N, C] and idx i32 [B, M] (host).
 Tensor gather_rows(const Tensor& src, const Tensor& idx);
 

@@ -20,6 +20,8 @@ using pointrt::ops::BallQueryParams;
 
 namespace {
 
+using pointrt::testing::first_rows;
+
 struct Layer {
   const char* name;
   int n;     // sources (the first n points of the frame)
@@ -36,16 +38,6 @@ const Layer kLayers[] = {
     {"SA3_0", 1024, 512, 1.6f, 16, false},   {"SA3_1", 1024, 512, 4.8f, 32, false},
     {"VSA_0", 512, 256, 4.8f, 16, true},     {"VSA_1", 512, 256, 6.4f, 32, true},
 };
-
-// The first `n` rows of [B, N, C].
-Tensor first_rows(const Tensor& t, std::int64_t n) {
-  const std::int64_t b = t.dim(0), total = t.dim(1), c = t.dim(2);
-  Tensor out = Tensor::empty({b, n, c}, DType::F32);
-  for (std::int64_t i = 0; i < b; ++i) {
-    for (std::int64_t j = 0; j < n * c; ++j) out.data_as<float>()[i * n * c + j] = t.data_as<float>()[i * total * c + j];
-  }
-  return out;
-}
 
 // Queries of a layer: the first m sources; for vote layers shifted by up to a few metres, every 8th one 60 m up.
 Tensor layer_queries(const Tensor& sources, const Layer& l) {

@@ -22,14 +22,7 @@ using pointrt::ops::GridBallQueryParams;
 
 namespace {
 
-Tensor first_rows(const Tensor& t, std::int64_t n) {
-  const std::int64_t b = t.dim(0), total = t.dim(1), c = t.dim(2);
-  Tensor out = Tensor::empty({b, n, c}, DType::F32);
-  for (std::int64_t i = 0; i < b; ++i) {
-    for (std::int64_t j = 0; j < n * c; ++j) out.data_as<float>()[i * n * c + j] = t.data_as<float>()[i * total * c + j];
-  }
-  return out;
-}
+using pointrt::testing::first_rows;
 
 // [B, 3] with the same voxel size for every batch item.
 Tensor voxels(std::int64_t b, float vx, float vy, float vz) {
