@@ -34,7 +34,13 @@ std::size_t ball_query_workspace_bytes(std::int64_t batch, std::int64_t num_sour
                                        const BallQueryParams& params);
 
 namespace detail {
-// Shared validation of both entry points; throws Error("BallQuery: ...").
+// The contract shared by BallQuery and GridBallQuery (which returns exactly what BallQuery returns): radius finite
+// and > 0, nsample >= 1, xyz f32 [B, N, 3] with N <= max_sources, new_xyz f32 [B, M, 3] with M <= 2^31 - 1,
+// idx_cnt i32 [B, M], idx i32 [B, M, nsample]; throws Error("<op>: ...").
+void check_ball_query_io(const char* op, const Tensor& xyz, const Tensor& new_xyz, float radius, int nsample,
+                         const Tensor& idx_cnt, const Tensor& idx, Device device, std::int64_t max_sources,
+                         const char* max_sources_text);
+// Shared validation of both BallQuery entry points; throws Error("BallQuery: ...").
 void ball_query_check(const Tensor& xyz, const Tensor& new_xyz, const BallQueryParams& params, const Tensor& idx_cnt,
                       const Tensor& idx, Device device);
 }  // namespace detail

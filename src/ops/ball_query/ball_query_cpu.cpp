@@ -9,20 +9,25 @@ namespace pointrt::ops {
 
 namespace detail {
 
-void ball_query_check(const Tensor& xyz, const Tensor& new_xyz, const BallQueryParams& params, const Tensor& idx_cnt,
-                      const Tensor& idx, Device device) {
-  constexpr const char* op = "BallQuery";
-  check_arg(std::isfinite(params.radius) && params.radius > 0.f, op,
-            "radius must be finite and > 0, got " + std::to_string(params.radius));
-  check_arg(params.nsample >= 1, op, "nsample must be >= 1, got " + std::to_string(params.nsample));
+void check_ball_query_io(const char* op, const Tensor& xyz, const Tensor& new_xyz, float radius, int nsample,
+                         const Tensor& idx_cnt, const Tensor& idx, Device device, std::int64_t max_sources,
+                         const char* max_sources_text) {
+  check_arg(std::isfinite(radius) && radius > 0.f, op, "radius must be finite and > 0, got " + std::to_string(radius));
+  check_arg(nsample >= 1, op, "nsample must be >= 1, got " + std::to_string(nsample));
   check_tensor(xyz, op, "xyz", DType::F32, device, {-1, -1, 3});
   const std::int64_t b = xyz.dim(0), n = xyz.dim(1);
   check_tensor(new_xyz, op, "new_xyz", DType::F32, device, {b, -1, 3});
   const std::int64_t m = new_xyz.dim(1);
-  check_arg(n <= std::numeric_limits<std::int32_t>::max() && m <= std::numeric_limits<std::int32_t>::max(), op,
-            "more than 2^31 - 1 sources or queries");
+  check_arg(n <= max_sources && m <= std::numeric_limits<std::int32_t>::max(), op,
+            std::string("more than ") + max_sources_text + " sources or 2^31 - 1 queries");
   check_tensor(idx_cnt, op, "idx_cnt", DType::I32, device, {b, m});
-  check_tensor(idx, op, "idx", DType::I32, device, {b, m, params.nsample});
+  check_tensor(idx, op, "idx", DType::I32, device, {b, m, nsample});
+}
+
+void ball_query_check(const Tensor& xyz, const Tensor& new_xyz, const BallQueryParams& params, const Tensor& idx_cnt,
+                      const Tensor& idx, Device device) {
+  check_ball_query_io("BallQuery", xyz, new_xyz, params.radius, params.nsample, idx_cnt, idx, device,
+                      std::numeric_limits<std::int32_t>::max(), "2^31 - 1");
 }
 
 }  // namespace detail

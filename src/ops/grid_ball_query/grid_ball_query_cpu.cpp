@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "ops/ball_query/ball_query.h"
 #include "ops/grid_ball_query/grid_ball_query.h"
 
 namespace pointrt::ops {
@@ -15,19 +16,9 @@ namespace detail {
 
 void grid_ball_query_check(const Tensor& xyz, const Tensor& new_xyz, const Tensor& voxel,
                            const GridBallQueryParams& params, const Tensor& idx_cnt, const Tensor& idx, Device device) {
-  constexpr const char* op = "GridBallQuery";
-  check_arg(std::isfinite(params.radius) && params.radius > 0.f, op,
-            "radius must be finite and > 0, got " + std::to_string(params.radius));
-  check_arg(params.nsample >= 1, op, "nsample must be >= 1, got " + std::to_string(params.nsample));
-  check_tensor(xyz, op, "xyz", DType::F32, device, {-1, -1, 3});
-  const std::int64_t b = xyz.dim(0), n = xyz.dim(1);
-  check_tensor(new_xyz, op, "new_xyz", DType::F32, device, {b, -1, 3});
-  check_tensor(voxel, op, "voxel", DType::F32, device, {b, 3});
-  const std::int64_t m = new_xyz.dim(1);
-  check_arg(n <= (std::int64_t{1} << 29) && m <= std::numeric_limits<std::int32_t>::max(), op,
-            "more than 2^29 sources or 2^31 - 1 queries");
-  check_tensor(idx_cnt, op, "idx_cnt", DType::I32, device, {b, m});
-  check_tensor(idx, op, "idx", DType::I32, device, {b, m, params.nsample});
+  check_ball_query_io("GridBallQuery", xyz, new_xyz, params.radius, params.nsample, idx_cnt, idx, device,
+                      std::int64_t{1} << 29, "2^29");
+  check_tensor(voxel, "GridBallQuery", "voxel", DType::F32, device, {xyz.dim(0), 3});
 }
 
 std::int64_t grid_ball_query_table_slots(std::int64_t num_sources) {
