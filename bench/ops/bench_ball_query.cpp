@@ -137,11 +137,11 @@ void BM_GridBallQuery_All8(benchmark::State& state) {
 int register_all() {
   for (int i = 0; i < 8; ++i) {
     benchmark::RegisterBenchmark((std::string("BM_BallQuery/") + kLayers[i].name).c_str(), BM_BallQuery, i)
-        ->ArgName("batch")->Arg(1)->Arg(8)->UseManualTime()->Iterations(bench::kIterations)->Unit(benchmark::kMicrosecond);
+        ->Apply(bench::device_timed)->ArgName("batch")->Arg(1)->Arg(8);
   }
   for (int i = 0; i < 8; ++i) {
     benchmark::RegisterBenchmark((std::string("BM_GridBallQuery/") + kLayers[i].name).c_str(), BM_GridBallQuery, i)
-        ->ArgName("batch")->Arg(1)->Arg(8)->UseManualTime()->Iterations(bench::kIterations)->Unit(benchmark::kMicrosecond);
+        ->Apply(bench::device_timed)->ArgName("batch")->Arg(1)->Arg(8);
   }
   return 0;
 }
@@ -150,5 +150,5 @@ const int kRegistered = register_all();
 
 }  // namespace
 
-BENCHMARK(BM_BallQuery_All8)->ArgName("batch")->Arg(1)->Arg(8)->UseManualTime()->Iterations(bench::kIterations)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_GridBallQuery_All8)->ArgName("batch")->Arg(1)->Arg(8)->UseManualTime()->Iterations(bench::kIterations)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BallQuery_All8)->Apply(bench::device_timed)->ArgName("batch")->Arg(1)->Arg(8);
+BENCHMARK(BM_GridBallQuery_All8)->Apply(bench::device_timed)->ArgName("batch")->Arg(1)->Arg(8);

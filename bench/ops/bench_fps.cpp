@@ -30,12 +30,9 @@ void BM_Fps(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_Fps)
+BENCHMARK(BM_Fps)->Apply(pointrt::bench::device_timed)
     ->ArgNames({"batch", "n", "m"})
     ->Args({1, 16384, 4096})
     ->Args({8, 16384, 4096})
     ->Args({1, 4096, 1024})
-    ->Args({8, 4096, 1024})
-    ->UseManualTime()
-    ->Iterations(pointrt::bench::kIterations)
-    ->Unit(benchmark::kMicrosecond);
+    ->Args({8, 4096, 1024});

@@ -82,21 +82,15 @@ void BM_Group(benchmark::State& state) {
 }  // namespace
 
 // Args: batch, N, M, K, C (SA1 and SA3 sizes; K is unused by the point gather).
-BENCHMARK(BM_Gather)
+BENCHMARK(BM_Gather)->Apply(pointrt::bench::device_timed)
     ->ArgNames({"batch", "n", "m", "k", "c"})
     ->Args({1, 16384, 4096, 32, 1})
     ->Args({8, 16384, 4096, 32, 1})
     ->Args({1, 1024, 512, 32, 128})
-    ->Args({8, 1024, 512, 32, 128})
-    ->UseManualTime()
-    ->Iterations(pointrt::bench::kIterations)
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_Group)
+    ->Args({8, 1024, 512, 32, 128});
+BENCHMARK(BM_Group)->Apply(pointrt::bench::device_timed)
     ->ArgNames({"batch", "n", "m", "k", "c"})
     ->Args({1, 16384, 4096, 32, 1})
     ->Args({8, 16384, 4096, 32, 1})
     ->Args({1, 1024, 512, 32, 128})
-    ->Args({8, 1024, 512, 32, 128})
-    ->UseManualTime()
-    ->Iterations(pointrt::bench::kIterations)
-    ->Unit(benchmark::kMicrosecond);
+    ->Args({8, 1024, 512, 32, 128});

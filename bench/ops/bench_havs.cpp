@@ -77,15 +77,9 @@ void BM_HAVS_4096_to_1024(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_HAVS_16384_to_4096)
+BENCHMARK(BM_HAVS_16384_to_4096)->Apply(pointrt::bench::device_timed)
     ->Arg(1)
-    ->Arg(8)
-    ->UseManualTime()
-    ->Iterations(pointrt::bench::kIterations)
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_HAVS_4096_to_1024)
+    ->Arg(8);
+BENCHMARK(BM_HAVS_4096_to_1024)->Apply(pointrt::bench::device_timed)
     ->Arg(1)
-    ->Arg(8)
-    ->UseManualTime()
-    ->Iterations(pointrt::bench::kIterations)
-    ->Unit(benchmark::kMicrosecond);
+    ->Arg(8);

@@ -143,19 +143,13 @@ void BM_NMSBEV_Scene(benchmark::State& state) { run_nms(state, true); }
 
 }  // namespace
 
-BENCHMARK(BM_NMSBEV_Clustered)
+BENCHMARK(BM_NMSBEV_Clustered)->Apply(pointrt::bench::device_timed)
     ->Args({256, 1})
     ->Args({4096, 1})
     ->Args({256, 8})
-    ->Args({4096, 8})
-    ->UseManualTime()
-    ->Iterations(pointrt::bench::kIterations)
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_NMSBEV_Scene)
+    ->Args({4096, 8});
+BENCHMARK(BM_NMSBEV_Scene)->Apply(pointrt::bench::device_timed)
     ->Args({256, 1})
     ->Args({4096, 1})
     ->Args({256, 8})
-    ->Args({4096, 8})
-    ->UseManualTime()
-    ->Iterations(pointrt::bench::kIterations)
-    ->Unit(benchmark::kMicrosecond);
+    ->Args({4096, 8});

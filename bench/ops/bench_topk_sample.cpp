@@ -33,14 +33,11 @@ void BM_TopkSample(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_TopkSample)
+BENCHMARK(BM_TopkSample)->Apply(pointrt::bench::device_timed)
     ->ArgNames({"batch", "n", "s", "c"})
     ->Args({1, 1024, 512, 1})
     ->Args({8, 1024, 512, 1})
     ->Args({1, 512, 256, 1})
     ->Args({8, 512, 256, 1})
     ->Args({1, 1024, 512, 3})
-    ->Args({8, 1024, 512, 3})
-    ->UseManualTime()
-    ->Iterations(pointrt::bench::kIterations)
-    ->Unit(benchmark::kMicrosecond);
+    ->Args({8, 1024, 512, 3});

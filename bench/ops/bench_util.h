@@ -4,7 +4,7 @@
 // is queued behind a short spin kernel, so the events measure device time, not the host's launch latency. The
 // counter `nodes` is the number of graph nodes (kernels, memsets) of one call.
 //
-//   BENCHMARK(BM_x)->UseManualTime()->Iterations(pointrt::bench::kIterations)->Unit(benchmark::kMicrosecond);
+//   BENCHMARK(BM_x)->Apply(pointrt::bench::device_timed)->Arg(1)->Arg(8);
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -24,6 +24,12 @@ namespace pointrt::bench {
 constexpr int kIterations = 500;
 constexpr int kWarmup = 30;
 constexpr int kQueueAheadUs = 200;  // spin time queued before each timed call (longer than launching the call)
+
+// Registration policy of every operator benchmark (time_cuda reports the time itself): manual time, kIterations
+// iterations, microseconds. Use as BENCHMARK(BM_x)->Apply(pointrt::bench::device_timed).
+inline void device_timed(benchmark::internal::Benchmark* b) {
+  b->UseManualTime()->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
+}
 
 // Keeps the GPU busy for about `microseconds` on `stream`.
 void gpu_delay(cudaStream_t stream, int microseconds);
