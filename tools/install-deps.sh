@@ -13,6 +13,6 @@ fi
 "${apt[@]}" install -y --no-install-recommends \
   cmake ninja-build g++ make pkg-config \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  libcli11-dev nlohmann-json3-dev libfmt-dev libeigen3-dev liblzf-dev libpng-dev \
+  libcli11-dev nlohmann-json3-dev libfmt-dev libeigen3-dev liblzf-dev libpng-dev zlib1g-dev \
   clang libclang-rt-dev \
   python3 python3-numpy python3-pytest python3-torch

@@ -7,7 +7,8 @@ Input: either KITTI .bin frames (--frames, preprocessed with model.preprocess_si
 order) or already preprocessed points (--points a.npy with [N,4] or [B,N,4] float32, e.g. written by the C++
 preprocess so both sides see the same points — the parity path, since src/io/preprocess.cpp differs from
 preprocess_simple). Output: DIR/<stable name>.npy for every tensor (input.points, sa1.indices, ..., out.nums)
-plus DIR/manifest.json (name -> shape, dtype).
+plus DIR/manifest.json (name -> shape, dtype), and all of them in one DIR/reference.safetensors (float32 and int32
+tensors under the same names; what the C++ parity test reads).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from .model import load_kitti_bin, load_model, preprocess_simple
+from .safetensors_io import save_file
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -48,10 +50,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     with torch.no_grad():
         _, _, nums, inter = net.forward(torch.from_numpy(np.ascontiguousarray(pts)))
     manifest = {}
+    packed = {}
     for name, t in inter.items():
-        arr = t.detach().cpu().numpy()
+        t = t.detach().cpu()
+        packed[name] = t.to(torch.int32) if not t.is_floating_point() else t.to(torch.float32)
+        arr = t.numpy()
         np.save(os.path.join(args.out, f"{name}.npy"), arr)
         manifest[name] = {"shape": list(arr.shape), "dtype": str(arr.dtype)}
+    save_file({k: v.contiguous() for k, v in packed.items()}, os.path.join(args.out, "reference.safetensors"),
+              {"format": "pointrt-reference", "config_name": net.cfg["name"]})
     with open(os.path.join(args.out, "manifest.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
     print(json.dumps({"out": args.out, "tensors": len(manifest), "nums": nums.tolist()}))

@@ -27,4 +27,25 @@ void cuda_memset_zero(void* ptr, std::size_t bytes);
 // side lives.
 void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_device, std::size_t bytes);
 
+// Streams and device timing for host code that must stay CUDA-free (the CLI's bench): a non-blocking stream as an
+// opaque handle (a cudaStream_t), and a pair of timing events on it.
+void* cuda_stream_create();
+void cuda_stream_destroy(void* stream) noexcept;
+void cuda_stream_synchronize(void* stream);
+class DeviceTimer {
+ public:
+  DeviceTimer();
+  ~DeviceTimer();
+  DeviceTimer(const DeviceTimer&) = delete;
+  DeviceTimer& operator=(const DeviceTimer&) = delete;
+  void start(void* stream);
+  void stop(void* stream);
+  // Milliseconds between start and stop; waits for stop to complete.
+  float elapsed_ms();
+
+ private:
+  void* start_ = nullptr;
+  void* stop_ = nullptr;
+};
+
 }  // namespace pointrt::core

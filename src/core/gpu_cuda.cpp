@@ -87,4 +87,38 @@ void cuda_copy(void* dst, bool dst_on_device, const void* src, bool src_on_devic
   POINTRT_CUDA_CHECK(cudaStreamSynchronize(cudaStreamLegacy));
 }
 
+void* cuda_stream_create() {
+  cudaStream_t s = nullptr;
+  POINTRT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+void cuda_stream_destroy(void* stream) noexcept {
+  if (stream != nullptr) cudaStreamDestroy(static_cast<cudaStream_t>(stream));
+}
+void cuda_stream_synchronize(void* stream) { POINTRT_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(stream))); }
+
+DeviceTimer::DeviceTimer() {
+  cudaEvent_t a = nullptr, b = nullptr;
+  POINTRT_CUDA_CHECK(cudaEventCreate(&a));
+  POINTRT_CUDA_CHECK(cudaEventCreate(&b));
+  start_ = a;
+  stop_ = b;
+}
+DeviceTimer::~DeviceTimer() {
+  if (start_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(start_));
+  if (stop_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(stop_));
+}
+void DeviceTimer::start(void* stream) {
+  POINTRT_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(start_), static_cast<cudaStream_t>(stream)));
+}
+void DeviceTimer::stop(void* stream) {
+  POINTRT_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(stop_), static_cast<cudaStream_t>(stream)));
+}
+float DeviceTimer::elapsed_ms() {
+  POINTRT_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(stop_)));
+  float ms = 0.f;
+  POINTRT_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start_), static_cast<cudaEvent_t>(stop_)));
+  return ms;
+}
+
 }  // namespace pointrt::core

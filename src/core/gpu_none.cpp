@@ -18,4 +18,13 @@ void cuda_free(void*) noexcept {}
 void cuda_memset_zero(void*, std::size_t) { fail("CUDA", kReason); }
 void cuda_copy(void*, bool, const void*, bool, std::size_t) { fail("CUDA", kReason); }
 
+void* cuda_stream_create() { fail("CUDA", kReason); }
+void cuda_stream_destroy(void*) noexcept {}
+void cuda_stream_synchronize(void*) { fail("CUDA", kReason); }
+DeviceTimer::DeviceTimer() = default;
+DeviceTimer::~DeviceTimer() = default;
+void DeviceTimer::start(void*) { fail("CUDA", kReason); }
+void DeviceTimer::stop(void*) { fail("CUDA", kReason); }
+float DeviceTimer::elapsed_ms() { fail("CUDA", kReason); }
+
 }  // namespace pointrt::core

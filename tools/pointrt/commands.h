@@ -11,5 +11,10 @@ namespace pointrt::cli {
 using Command = std::function<int()>;
 
 Command add_info_command(CLI::App& app);
+Command add_build_command(CLI::App& app);
+Command add_inspect_command(CLI::App& app);
+Command add_detect_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
+Command add_profile_command(CLI::App& app);
 
 }  // namespace pointrt::cli

@@ -19,6 +19,11 @@ int main(int argc, char** argv) {
     pointrt::cli::Command run = adder(app);
     commands[app.get_subcommand(name)] = std::move(run);
   };
+  add(pointrt::cli::add_detect_command, "detect");
+  add(pointrt::cli::add_build_command, "build");
+  add(pointrt::cli::add_bench_command, "bench");
+  add(pointrt::cli::add_profile_command, "profile");
+  add(pointrt::cli::add_inspect_command, "inspect");
   add(pointrt::cli::add_info_command, "info");
 
   CLI11_PARSE(app, argc, argv);

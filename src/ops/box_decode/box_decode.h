@@ -9,8 +9,11 @@
 //   BinResidual: heading = (b + res) * w;  BinOri: heading = ((b*w) - pi) + w/2 + res*(w/2),
 //   score = sigmoid(max_c cls) = 1 / (1 + exp(-max)).
 // Every step is one float32 operation in the order written (no FMA contraction). exp is pointrt's own float32
-// routine shared by host and device, so CPU and CUDA are bit-identical. NB >= 1, NC == mean_size.size() >= 1.
-// No workspace.
+// routine shared by host and device (box_math.h, with the per-row decode itself), so CPU and CUDA are
+// bit-identical (NaN payloads aside: x86 and CUDA produce different NaN bit patterns). A NaN counts as larger than
+// every number in both argmaxes (the first NaN wins, like torch.max), so a row with a NaN logit gets score NaN.
+// 1 <= NB <= 2^20, 1 <= NC == mean_size.size() <= 256, every mean size finite and > 0. No workspace.
+// CUDA: one thread per (b, m) row.
 #pragma once
 
 #include <array>
