@@ -6,8 +6,9 @@
 // W_j = layers[j].weight f32 [C{j+1}, Cj] (PyTorch nn.Linear layout, BatchNorm already folded in), b_j =
 // layers[j].bias f32 [C{j+1}], act_j = ReLU when layers[j].relu, else identity. L >= 1.
 // All tensors on the device of the entry point (host for mlp_cpu, CUDA for mlp_cuda). The weights must be finite.
-// Summation order is fixed for a given shape (no atomics, no split-K): two runs give bit-identical outputs. CPU and
-// CUDA agree to float32 rounding (different summation order), not bit for bit.
+// Summation order is fixed for a given shape (no atomics; the CUDA kernel's in-block split-K sums its partial tiles
+// in a fixed order): two runs give bit-identical outputs. CPU and CUDA agree to float32 rounding (different
+// summation order), not bit for bit.
 // CPU: Eigen GEMMs over row blocks spread with core::parallel_for. CUDA: see mlp.cu; workspace from
 // mlp_workspace_bytes(R, layers).
 #pragma once
@@ -38,6 +39,9 @@ namespace detail {
 // Shared validation: x [R, C0], chain widths, out [R, CL], dtypes and devices. Throws Error("mlp: ...").
 void mlp_check(const Tensor& x, const std::vector<DenseLayer>& layers, const Tensor& out, Device device,
                const char* op = "mlp");
+// The layer chain alone: at least one layer, layers[j].weight f32 [C{j+1}, Cj] with C{j+1} >= 1 and C0 = `c0`,
+// layers[j].bias f32 [C{j+1}], all on `device`. Returns CL. Throws Error("<op>: layers[j].weight: ...").
+std::int64_t mlp_check_layers(const std::vector<DenseLayer>& layers, std::int64_t c0, Device device, const char* op);
 }  // namespace detail
 
 }  // namespace pointrt::ops

@@ -12,8 +12,11 @@
 // Indices outside [0, N): sa_mlp_cpu throws pointrt::Error naming the first bad (b, m, k); sa_mlp_cuda never reads
 // through one, writes zeros for that (b, m) slice and reports the first bad position in `error` i32[4]
 // {found, b, m, k} as ops/group does ({0, -1, -1, -1} when all are valid; overwritten by every call).
-// No [B, M, K, C] tensor is written to global memory by the CUDA kernel. Deterministic (fixed summation order, no
-// atomics on data). CPU and CUDA agree to float32 rounding.
+// No [B, M, K, C] tensor is written to global memory by the CUDA kernel: it keeps the activations of a tile of
+// groups in shared memory (see README.md), so the chain must fit there; sa_mlp_cuda refuses with pointrt::Error
+// (naming K and the widest layer) when not even a one-group tile of max(K, 32) rows fits. Every IA-SSD grouper fits
+// (vote SA 259->256->512->1024 with K = 32 included). At most 8 layers on CUDA. Deterministic (fixed summation
+// order, no atomics on data). CPU and CUDA agree to float32 rounding.
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,356 @@
+// Fused set-abstraction grouper: CUDA kernel (see sa_mlp.h for the contract and README.md for the design).
+//
+// One launch: a block takes G = TR / K consecutive groups (b, m) (TR = 32..256 rows, see ops/mlp/mlp_tile.cuh),
+// gathers their G*K neighbour rows [xyz - centre, features] into shared memory (channel-major a[c][row]), runs the
+// layer chain as register-tiled mini-GEMMs with the activations kept in two shared-memory buffers (ping-pong) and the
+// weights streamed from global memory/L2 through double-buffered shared-memory tiles, and max-pools the last layer
+// over each group's K rows straight from a shared-memory staging tile: no [B, M, K, C] tensor touches global memory.
+// Bad indices: the row is never read, the group's output slice is zeroed, the lowest flat position goes through an
+// atomicMin into the workspace and the last block to finish writes `error` (one memset + one kernel per call).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <string>
+
+#include "core/cuda_utils.h"
+#include "ops/mlp/mlp_tile.cuh"
+#include "ops/sa_mlp/sa_mlp.h"
+
+namespace pointrt::ops {
+
+namespace {
+
+using tile::kKT;
+using tile::kThreads;
+
+constexpr int kMaxLayers = 8;
+
+struct LayerArg {
+  const float* weight;  // [cout, cin]
+  const float* bias;    // [cout]
+  int cin, cout;
+  int kpad;  // cin rounded up to kKT: rows of the layer's input buffer
+  int relu;
+};
+
+struct SaMlpArgs {
+  const float* xyz;      // [B, N, 3]
+  const float* feats;    // [B, N, C] or null
+  const float* new_xyz;  // [B, M, 3]
+  const std::int32_t* idx;
+  const std::int32_t* cnt;
+  float* out;  // [B, M, Ctot]
+  unsigned long long* first_bad;
+  unsigned int* blocks_done;
+  std::int32_t* error;
+  long long groups;  // B * M
+  int m, n, k, c, ctot, offset, mask_empty, groups_per_block, num_layers;
+  int buf_off[2];  // float offsets of the two activation buffers in dynamic shared memory
+  int wt_off;      // float offset of the two weight tiles
+  int flag_off;    // float offset of the per-group flags (int)
+  LayerArg layers[kMaxLayers];
+};
+
+template <int CT>
+__global__ void __launch_bounds__(kThreads) sa_mlp_kernel(const SaMlpArgs args) {
+  using S = tile::Shape<CT>;
+  extern __shared__ float4 smem4[];
+  float* smem = reinterpret_cast<float*>(smem4);
+  constexpr int kLda = S::kTR + 4;
+  const int tid = static_cast<int>(threadIdx.x);
+  const int tx = tid % CT, ty = tid / CT;
+  const int k = args.k, gpb = args.groups_per_block;
+  const long long g0 = static_cast<long long>(blockIdx.x) * gpb;
+  int* flags = reinterpret_cast<int*>(smem + args.flag_off);  // 1: output slice is zero (empty ball or bad index)
+
+  // Flags: groups past the end and (with mask_empty) empty balls.
+  for (int g = tid; g < gpb; g += kThreads) {
+    const long long bm = g0 + g;
+    flags[g] = bm >= args.groups || (args.mask_empty != 0 && args.cnt[bm] == 0) ? 1 : 0;
+  }
+  __syncthreads();  // the gather below may set flags of groups with a bad index
+
+  // Gather: one warp per row, lanes over the channels; rows past the block's groups are zero.
+  {
+    float* a0 = smem + args.buf_off[0];
+    const int warp = tid / 32, lane = tid % 32;
+    const int w = 3 + args.c, kpad0 = args.layers[0].kpad;
+    for (int r = warp; r < S::kTR; r += kThreads / 32) {
+      const int g = r / k;
+      const long long bm = g0 + g;
+      bool valid = g < gpb && bm < args.groups;
+      long long src = 0;
+      const float* centre = nullptr;
+      if (valid) {
+        const long long pos = bm * k + (r - g * k);
+        const std::int32_t i = __ldg(args.idx + pos);
+        if (i < 0 || i >= args.n) {
+          valid = false;
+          if (lane == 0) {
+            atomicMin(args.first_bad, static_cast<unsigned long long>(pos));
+            flags[g] = 1;
+          }
+        } else {
+          src = (bm / args.m) * args.n + i;
+          centre = args.new_xyz + bm * 3;
+        }
+      }
+      for (int ch = lane; ch < kpad0; ch += 32) {
+        float v = 0.0f;
+        if (valid && ch < w) {
+          v = ch < 3 ? __fsub_rn(__ldg(args.xyz + src * 3 + ch), __ldg(centre + ch))
+                     : __ldg(args.feats + src * args.c + (ch - 3));
+        }
+        a0[ch * kLda + r] = v;
+      }
+    }
+  }
+  __syncthreads();
+
+  float acc[4][8];
+  float* w_tiles = smem + args.wt_off;
+  for (int j = 0; j < args.num_layers; ++j) {
+    const LayerArg L = args.layers[j];
+    const float* a = smem + args.buf_off[j & 1];
+    const bool last = j + 1 == args.num_layers;
+    float* o = smem + args.buf_off[(j + 1) & 1];
+    // Hidden layers store their output up to the next layer's padded width (zeros past cout: zero weights, zero
+    // bias); the last layer only up to cout.
+    const int n_store = last ? L.cout : args.layers[j + 1].kpad;
+    for (int n0 = 0; n0 < n_store; n0 += S::kTC) {
+      tile::gemm_smem_a<CT>(acc, a + ty * 4, kLda, L.kpad, L.weight, L.cin, L.cout, n0, w_tiles, tx);
+      float bias[8];
+#pragma unroll
+      for (int jj = 0; jj < 8; ++jj) {
+        const int n = n0 + tile::tile_col<CT>(tx, jj);
+        bias[jj] = n < L.cout ? __ldg(L.bias + n) : 0.0f;
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+#pragma unroll
+        for (int jj = 0; jj < 8; ++jj) {
+          const float v = __fadd_rn(acc[i][jj], bias[jj]);
+          acc[i][jj] = L.relu != 0 ? fmaxf(v, 0.0f) : v;
+        }
+      }
+      if (!last) {
+        // a_next[n][row], four rows per float4.
+#pragma unroll
+        for (int jj = 0; jj < 8; ++jj) {
+          const int n = n0 + tile::tile_col<CT>(tx, jj);
+          if (n < n_store) {
+            *reinterpret_cast<float4*>(o + n * kLda + ty * 4) =
+                make_float4(acc[0][jj], acc[1][jj], acc[2][jj], acc[3][jj]);
+          }
+        }
+        // The next chunk's first __syncthreads (in gemm_smem_a) orders these stores before any read of them.
+      } else {
+        // Staging tile st[row][col] (row-major, stride TC + 4), then max over each group's K rows.
+        constexpr int kLds = S::kTC + 4;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          float* row = o + (ty * 4 + i) * kLds + tx * 4;
+          *reinterpret_cast<float4*>(row) = make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+          *reinterpret_cast<float4*>(row + S::kTC / 2) = make_float4(acc[i][4], acc[i][5], acc[i][6], acc[i][7]);
+        }
+        __syncthreads();
+        const int cols = min(S::kTC, L.cout - n0);
+        for (int e = tid; e < gpb * S::kTC; e += kThreads) {
+          const int g = e / S::kTC, col = e % S::kTC;
+          const long long bm = g0 + g;
+          if (col >= cols || bm >= args.groups) continue;
+          float best = 0.0f;
+          if (flags[g] == 0) {
+            const float* st = o + g * k * kLds + col;
+            best = st[0];
+            for (int s = 1; s < k; ++s) best = fmaxf(best, st[s * kLds]);
+          }
+          args.out[bm * args.ctot + args.offset + n0 + col] = best;
+        }
+        // The next chunk's first __syncthreads orders these reads before the staging tile is overwritten.
+      }
+    }
+  }
+
+  // Error record: the last block to finish decodes the lowest bad position.
+  __threadfence();
+  __syncthreads();
+  if (tid == 0) {
+    const unsigned int prev = atomicAdd(args.blocks_done, 1u);  // the counter starts at 0xFFFFFFFF
+    if (prev + 2u == gridDim.x) {
+      __threadfence();
+      const unsigned long long pos = atomicMin(args.first_bad, ~0ull);
+      if (pos == ~0ull) {
+        args.error[0] = 0;
+        args.error[1] = -1;
+        args.error[2] = -1;
+        args.error[3] = -1;
+      } else {
+        const long long p = static_cast<long long>(pos);
+        args.error[0] = 1;
+        args.error[1] = static_cast<std::int32_t>(p / k / args.m);
+        args.error[2] = static_cast<std::int32_t>((p / k) % args.m);
+        args.error[3] = static_cast<std::int32_t>(p % k);
+      }
+    }
+  }
+}
+
+// Launch plan: tile shape (CT), groups per block and the shared-memory layout.
+struct Plan {
+  int ct = 0;
+  int groups_per_block = 0;
+  int buf_off[2] = {0, 0};
+  int wt_off = 0, flag_off = 0;
+  std::size_t smem_bytes = 0;
+  long long blocks = 0;
+};
+
+Plan make_plan(int ct, std::int64_t k, std::int64_t groups, const std::vector<DenseLayer>& layers) {
+  const int tr = 4 * kThreads / ct, tc = 8 * ct;
+  Plan p;
+  p.ct = ct;
+  if (k > tr) return p;
+  p.groups_per_block = static_cast<int>(tr / k);
+  const int lda = tr + 4;
+  const std::size_t nl = layers.size();
+  long long size[2] = {0, 0};  // floats
+  for (std::size_t j = 0; j < nl; ++j) {
+    const long long kpad = tile::round_up(static_cast<int>(layers[j].weight.dim(1)), kKT);
+    size[j & 1] = std::max(size[j & 1], kpad * lda);
+  }
+  size[nl & 1] = std::max<long long>(size[nl & 1], static_cast<long long>(tr) * (tc + 4));  // staging
+  p.buf_off[0] = 0;
+  p.buf_off[1] = static_cast<int>(size[0]);
+  p.wt_off = static_cast<int>(size[0] + size[1]);
+  p.flag_off = p.wt_off + 2 * kKT * (tc + 4);
+  p.smem_bytes = static_cast<std::size_t>(p.flag_off + tile::round_up(p.groups_per_block, 4)) * sizeof(float);
+  p.blocks = std::max<long long>(1, (groups + p.groups_per_block - 1) / p.groups_per_block);
+  return p;
+}
+
+// Picks the tile shape with the least estimated time: waves of blocks x issued MACs per block (padding included).
+Plan choose_plan(std::int64_t k, std::int64_t groups, const std::vector<DenseLayer>& layers) {
+  const tile::DeviceLimits dev = tile::device_limits();
+  Plan best;
+  double best_cost = 0.0;
+  for (int ct : {4, 8, 16, 32}) {
+    const Plan p = make_plan(ct, k, groups, layers);
+    if (p.groups_per_block == 0 || p.smem_bytes > static_cast<std::size_t>(dev.smem_optin)) continue;
+    const int tr = 4 * kThreads / ct, tc = 8 * ct;
+    double issued = 0.0;
+    for (std::size_t j = 0; j < layers.size(); ++j) {
+      const int cin = static_cast<int>(layers[j].weight.dim(1)), cout = static_cast<int>(layers[j].weight.dim(0));
+      const int stored = j + 1 == layers.size() ? cout : tile::round_up(cout, kKT);
+      issued += static_cast<double>(tr) * tile::round_up(stored, tc) * tile::round_up(cin, kKT);
+    }
+    const long long per_sm =
+        std::max<long long>(1, std::min<long long>(2, dev.smem_per_sm / static_cast<long long>(p.smem_bytes + 1024)));
+    const long long waves = (p.blocks + dev.sms * per_sm - 1) / (dev.sms * per_sm);
+    const double cost = static_cast<double>(waves * per_sm) * issued * (per_sm == 1 ? 1.1 : 1.0);
+    if (best.groups_per_block == 0 || cost < best_cost) {
+      best = p;
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+template <int CT>
+void launch(const Plan& p, const SaMlpArgs& args, cudaStream_t stream) {
+  tile::allow_max_dynamic_smem(reinterpret_cast<const void*>(&sa_mlp_kernel<CT>));
+  sa_mlp_kernel<CT><<<static_cast<unsigned>(p.blocks), kThreads, p.smem_bytes, stream>>>(args);
+}
+
+}  // namespace
+
+std::size_t sa_mlp_workspace_bytes(std::int64_t batch, std::int64_t m, std::int64_t k,
+                                   const std::vector<DenseLayer>& layers) {
+  (void)batch;
+  (void)m;
+  (void)k;
+  (void)layers;
+  WorkspaceCarver c(nullptr);
+  c.take<unsigned long long>(2);  // lowest bad position, finished-block counter
+  return c.size();
+}
+
+void sa_mlp_cuda(const Tensor& xyz, const Tensor* features, const Tensor& new_xyz, const Tensor& idx,
+                 const Tensor& idx_cnt, const std::vector<DenseLayer>& layers, Tensor& out, const SaMlpParams& params,
+                 Tensor& error, void* workspace, std::size_t workspace_bytes, StreamHandle stream) {
+  const std::int64_t c = detail::sa_mlp_check(xyz, features, new_xyz, idx, idx_cnt, layers, out, params, Device::CUDA);
+  check_tensor(error, "sa_mlp", "error", DType::I32, Device::CUDA, {4});
+  const std::int64_t batch = xyz.dim(0), n = xyz.dim(1), m = new_xyz.dim(1), k = idx.dim(2);
+  check_workspace(workspace, workspace_bytes, sa_mlp_workspace_bytes(batch, m, k, layers), "sa_mlp");
+  check_arg(layers.size() <= static_cast<std::size_t>(kMaxLayers), "sa_mlp",
+            "layers: the CUDA kernel takes at most " + std::to_string(kMaxLayers) + " layers, got " +
+                std::to_string(layers.size()));
+  check_arg(m <= INT32_MAX && out.dim(2) <= INT32_MAX && c <= INT32_MAX - 3, "sa_mlp", "sizes exceed int32");
+  const std::int64_t groups = batch * m;
+  const Plan plan = choose_plan(k, groups, layers);
+  if (plan.groups_per_block == 0) {
+    fail("sa_mlp", "K = " + std::to_string(k) + " with MLP widths up to " +
+                       std::to_string(std::max_element(layers.begin(), layers.end(),
+                                                       [](const DenseLayer& a, const DenseLayer& b) {
+                                                         return a.weight.dim(0) < b.weight.dim(0);
+                                                       })
+                                          ->weight.dim(0)) +
+                       " does not fit the shared memory of the fused CUDA kernel");
+  }
+  WorkspaceCarver carver(workspace);
+  unsigned long long* slots = carver.take<unsigned long long>(2);
+
+  SaMlpArgs a{};
+  a.xyz = xyz.data_as<float>();
+  a.feats = c > 0 ? features->data_as<float>() : nullptr;
+  a.new_xyz = new_xyz.data_as<float>();
+  a.idx = idx.data_as<std::int32_t>();
+  a.cnt = idx_cnt.data_as<std::int32_t>();
+  a.out = out.data_as<float>();
+  a.first_bad = slots;
+  a.blocks_done = reinterpret_cast<unsigned int*>(slots + 1);
+  a.error = error.data_as<std::int32_t>();
+  a.groups = groups;
+  a.m = static_cast<int>(std::max<std::int64_t>(m, 1));
+  a.n = static_cast<int>(n);
+  a.k = static_cast<int>(k);
+  a.c = static_cast<int>(c);
+  a.ctot = static_cast<int>(out.dim(2));
+  a.offset = params.channel_offset;
+  a.mask_empty = params.mask_empty ? 1 : 0;
+  a.groups_per_block = plan.groups_per_block;
+  a.num_layers = static_cast<int>(layers.size());
+  a.buf_off[0] = plan.buf_off[0];
+  a.buf_off[1] = plan.buf_off[1];
+  a.wt_off = plan.wt_off;
+  a.flag_off = plan.flag_off;
+  for (std::size_t j = 0; j < layers.size(); ++j) {
+    LayerArg& l = a.layers[j];
+    l.weight = layers[j].weight.data_as<float>();
+    l.bias = layers[j].bias.data_as<float>();
+    l.cin = static_cast<int>(layers[j].weight.dim(1));
+    l.cout = static_cast<int>(layers[j].weight.dim(0));
+    l.kpad = tile::round_up(l.cin, kKT);
+    l.relu = layers[j].relu ? 1 : 0;
+  }
+  POINTRT_CUDA_CHECK(cudaMemsetAsync(slots, 0xff, 2 * sizeof(unsigned long long), stream));
+  switch (plan.ct) {
+    case 4:
+      launch<4>(plan, a, stream);
+      break;
+    case 8:
+      launch<8>(plan, a, stream);
+      break;
+    case 16:
+      launch<16>(plan, a, stream);
+      break;
+    default:
+      launch<32>(plan, a, stream);
+      break;
+  }
+  POINTRT_CHECK_LAUNCH("sa_mlp_kernel");
+}
+
+}  // namespace pointrt::ops

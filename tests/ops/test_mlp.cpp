@@ -1,0 +1,260 @@
+// Pointwise MLP: the CPU reference against a double-precision brute-force oracle (random inputs and real KITTI
+// points), validation errors by message, thread-count invariance, and the CUDA kernels against the CPU reference at
+// the IA-SSD pointwise sizes (guard regions, garbage-filled outputs, two runs bit-identical).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/gpu.h"
+#include "core/parallel.h"
+#include "ops/mlp/mlp.h"
+#include "ops/ops_test_util.h"
+#include "pointrt/error.h"
+#include "support/test_data.h"
+
+using namespace pointrt;
+using pointrt::ops::DenseLayer;
+using pointrt::testing::expect_error;
+
+namespace {
+
+// Layers with Kaiming-scaled weights (activations stay O(1) through the chain) and small biases. The last layer has
+// ReLU only when `relu_last`.
+std::vector<DenseLayer> random_layers(const std::vector<std::int64_t>& widths, std::uint64_t seed, bool relu_last) {
+  std::mt19937_64 rng(seed);
+  std::vector<DenseLayer> layers;
+  for (std::size_t j = 0; j + 1 < widths.size(); ++j) {
+    const std::int64_t cin = widths[j], cout = widths[j + 1];
+    std::normal_distribution<float> w(0.f, std::sqrt(2.f / static_cast<float>(cin)));
+    std::normal_distribution<float> b(0.f, 0.1f);
+    std::vector<float> wv(static_cast<std::size_t>(cout * cin)), bv(static_cast<std::size_t>(cout));
+    for (float& v : wv) v = w(rng);
+    for (float& v : bv) v = b(rng);
+    DenseLayer l;
+    l.weight = Tensor::from_vector(wv, {cout, cin});
+    l.bias = Tensor::from_vector(bv, {cout});
+    l.relu = j + 2 < widths.size() || relu_last;
+    layers.push_back(l);
+  }
+  return layers;
+}
+
+Tensor random_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> v(static_cast<std::size_t>(rows * cols));
+  for (float& x : v) x = d(rng);
+  return Tensor::from_vector(v, {rows, cols});
+}
+
+// Brute force in double: plain loops, no blocking.
+std::vector<double> oracle(const Tensor& x, const std::vector<DenseLayer>& layers) {
+  const std::int64_t rows = x.dim(0);
+  std::vector<double> out;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::vector<double> h(x.data_as<float>() + r * x.dim(1), x.data_as<float>() + (r + 1) * x.dim(1));
+    for (const DenseLayer& l : layers) {
+      const std::int64_t cout = l.weight.dim(0), cin = l.weight.dim(1);
+      std::vector<double> next(static_cast<std::size_t>(cout));
+      for (std::int64_t o = 0; o < cout; ++o) {
+        double s = l.bias.data_as<float>()[o];
+        for (std::int64_t i = 0; i < cin; ++i) s += static_cast<double>(l.weight.data_as<float>()[o * cin + i]) * h[i];
+        next[o] = l.relu ? std::max(s, 0.0) : s;
+      }
+      h = next;
+    }
+    out.insert(out.end(), h.begin(), h.end());
+  }
+  return out;
+}
+
+// max |got - want| / (1e-3 + max |want|) over the output (normalised error), and every element within
+// atol_rel * max|want| + rtol * |want|.
+void expect_close_to_oracle(const std::vector<double>& want, const Tensor& got, double rel) {
+  ASSERT_EQ(static_cast<std::int64_t>(want.size()), got.numel());
+  double scale = 0;
+  for (double v : want) scale = std::max(scale, std::fabs(v));
+  int bad = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const double g = got.data_as<float>()[i];
+    if (!(std::fabs(g - want[i]) <= rel * (1e-3 + scale) + rel * std::fabs(want[i]))) {
+      if (++bad <= 5) ADD_FAILURE() << "element " << i << ": want " << want[i] << ", got " << g;
+    }
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+Tensor run_cpu(const Tensor& x, const std::vector<DenseLayer>& layers) {
+  Tensor out = Tensor::zeros({x.dim(0), layers.back().weight.dim(0)}, DType::F32);
+  ops::mlp_cpu(x, layers, out);
+  return out;
+}
+
+bool bit_identical(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.nbytes()) == 0;
+}
+
+}  // namespace
+
+// Tolerance: float32 accumulation of at most a few hundred O(1) products: 1e-5 relative to the output's scale.
+TEST(Mlp, CpuMatchesDoubleOracleOnRandomInputs) {
+  for (const auto& widths : std::vector<std::vector<std::int64_t>>{{5, 17, 33, 3}, {1, 1}, {64, 128}, {7, 300, 2}}) {
+    for (std::int64_t rows : {1, 37, 600}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + ", C0 " + std::to_string(widths[0]));
+      const Tensor x = random_matrix(rows, widths[0], 11);
+      const auto layers = random_layers(widths, 12, false);
+      expect_close_to_oracle(oracle(x, layers), run_cpu(x, layers), 1e-5);
+    }
+  }
+}
+
+TEST(Mlp, CpuMatchesDoubleOracleOnRealKittiPoints) {
+  POINTRT_REQUIRE_SHARED_DATA();
+  // SA1-like aggregation input: the points themselves (x, y, z, intensity), 4 -> 64 -> 96 -> 64 with ReLU.
+  const Tensor pts = pointrt::testing::kitti_points({0, 3}, 4096);
+  const Tensor x = pts.reshape({2 * 4096, 4});
+  const auto layers = random_layers({4, 64, 96, 64}, 21, true);
+  expect_close_to_oracle(oracle(x, layers), run_cpu(x, layers), 1e-5);
+}
+
+TEST(Mlp, CpuIsIndependentOfTheThreadCount) {
+  const Tensor x = random_matrix(1000, 96, 3);
+  const auto layers = random_layers({96, 64, 30}, 4, false);
+  core::set_cpu_threads(1);
+  const Tensor one = run_cpu(x, layers);
+  core::set_cpu_threads(2);
+  const Tensor two = run_cpu(x, layers);
+  core::set_cpu_threads(0);
+  const Tensor all = run_cpu(x, layers);
+  EXPECT_TRUE(bit_identical(one, two));
+  EXPECT_TRUE(bit_identical(one, all));
+}
+
+TEST(Mlp, BadShapesAreRefused) {
+  const Tensor x = random_matrix(10, 8, 1);
+  const auto layers = random_layers({8, 16, 4}, 2, false);
+  Tensor out = Tensor::zeros({10, 4}, DType::F32);
+  EXPECT_NO_THROW(ops::mlp_cpu(x, layers, out));
+  expect_error(
+      [&] {
+        ops::mlp_cpu(x.reshape({10, 8, 1}), layers, out);
+      },
+      {"mlp: x: expected f32[*, *]@host, got f32[10, 8, 1]@host"});
+  expect_error([&] { ops::mlp_cpu(Tensor::zeros({10, 8}, DType::I32), layers, out); }, {"mlp: x: expected f32"});
+  expect_error([&] { ops::mlp_cpu(random_matrix(10, 9, 1), layers, out); },
+               {"mlp: layers[0].weight: expected f32[*, 9]@host, got f32[16, 8]@host"});
+  // Mismatched widths inside the chain: 8 -> 16, then a layer expecting 12 inputs.
+  auto broken = layers;
+  broken[1] = random_layers({12, 4}, 3, false)[0];
+  expect_error([&] { ops::mlp_cpu(x, broken, out); },
+               {"mlp: layers[1].weight: expected f32[*, 16]@host, got f32[4, 12]@host"});
+  auto bad_bias = layers;
+  bad_bias[0].bias = Tensor::zeros({15}, DType::F32);
+  expect_error([&] { ops::mlp_cpu(x, bad_bias, out); }, {"mlp: layers[0].bias: expected f32[16]@host"});
+  auto bad_dtype = layers;
+  bad_dtype[1].weight = Tensor::zeros({4, 16}, DType::I32);
+  expect_error([&] { ops::mlp_cpu(x, bad_dtype, out); }, {"mlp: layers[1].weight: expected f32[*, 16]@host"});
+  Tensor wrong_out = Tensor::zeros({10, 5}, DType::F32);
+  expect_error([&] { ops::mlp_cpu(x, layers, wrong_out); },
+               {"mlp: out: expected f32[10, 4]@host, got f32[10, 5]@host"});
+  Tensor wrong_rows = Tensor::zeros({9, 4}, DType::F32);
+  expect_error([&] { ops::mlp_cpu(x, layers, wrong_rows); }, {"mlp: out: expected f32[10, 4]@host"});
+  expect_error([&] { ops::mlp_cpu(x, {}, out); }, {"mlp: layers: need at least one layer"});
+#ifdef POINTRT_WITH_CUDA
+  expect_error([&] { ops::mlp_cuda(x, layers, out, nullptr, 0, nullptr); }, {"mlp: x: expected f32[*, *]@cuda"});
+#endif
+}
+
+TEST(Mlp, EmptyInputIsValid) {
+  const Tensor x = Tensor::zeros({0, 8}, DType::F32);
+  const auto layers = random_layers({8, 4}, 2, false);
+  Tensor out = Tensor::zeros({0, 4}, DType::F32);
+  EXPECT_NO_THROW(ops::mlp_cpu(x, layers, out));
+}
+
+#ifdef POINTRT_WITH_CUDA
+
+namespace {
+
+// Device copies of the layers (plain tensors; the weights are inputs, not outputs).
+struct DeviceLayers {
+  std::vector<DenseLayer> layers;
+  explicit DeviceLayers(const std::vector<DenseLayer>& host) {
+    for (const DenseLayer& l : host) layers.push_back({l.weight.to(Device::CUDA), l.bias.to(Device::CUDA), l.relu});
+  }
+};
+
+// Runs mlp_cuda twice on guarded device copies (the output pre-filled with NaN garbage); checks guards and that the
+// two runs are bit-identical; returns the output.
+Tensor run_cuda(const Tensor& x, const std::vector<DenseLayer>& layers) {
+  const std::int64_t rows = x.dim(0), cl = layers.back().weight.dim(0);
+  const DeviceLayers d(layers);
+  pointrt::testing::GuardedDeviceTensor d_x(x);
+  std::vector<float> garbage(static_cast<std::size_t>(rows * cl), std::nanf(""));
+  pointrt::testing::GuardedDeviceTensor d_out(Tensor::from_vector(garbage, {rows, cl}));
+  pointrt::testing::GuardedWorkspace ws(ops::mlp_workspace_bytes(rows, layers));
+  ops::mlp_cuda(d_x.tensor(), d.layers, d_out.tensor(), ws.get(), ws.size(), nullptr);
+  const Tensor first = d_out.to_host();
+  ops::mlp_cuda(d_x.tensor(), d.layers, d_out.tensor(), ws.get(), ws.size(), nullptr);
+  const Tensor second = d_out.to_host();
+  EXPECT_TRUE(bit_identical(first, second)) << "two runs differ";
+  EXPECT_TRUE(d_out.guards_intact()) << "kernel wrote past out";
+  EXPECT_TRUE(ws.guards_intact()) << "kernel wrote past the workspace";
+  EXPECT_TRUE(d_x.guards_intact());
+  return first;
+}
+
+// Relative tolerance: |gpu - cpu| <= 1e-4 * max|cpu| + 1e-4 * |cpu| (different float32 summation orders over up to
+// 1536 products).
+void expect_cuda_matches_cpu(const Tensor& x, const std::vector<DenseLayer>& layers) {
+  const Tensor want = run_cpu(x, layers);
+  const Tensor got = run_cuda(x, layers);
+  float scale = 0.f;
+  for (std::int64_t i = 0; i < want.numel(); ++i) scale = std::max(scale, std::fabs(want.data_as<float>()[i]));
+  EXPECT_EQ(pointrt::testing::compare_close_f32(want, got, 1e-4f * std::max(scale, 1.f), 1e-4f), "");
+}
+
+}  // namespace
+
+TEST(MlpCuda, MatchesCpuAtModelSizes) {
+  POINTRT_REQUIRE_CUDA();
+  struct Case {
+    std::int64_t rows;
+    std::vector<std::int64_t> widths;
+    bool relu_last;
+  };
+  const std::vector<Case> cases{
+      {4096, {96, 64}, true},       {1024, {256, 128}, true},          {512, {512, 256}, true},
+      {256, {1536, 512}, true},     {256, {512, 256, 256, 30}, false}, {1024, {128, 128, 3}, false},
+      {8 * 256, {1536, 512}, true}, {37, {5, 17, 3}, false},           {1, {1, 1}, true},
+      {300, {259, 1024}, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("rows " + std::to_string(c.rows) + ", C0 " + std::to_string(c.widths[0]) + ", L " +
+                 std::to_string(c.widths.size() - 1));
+    expect_cuda_matches_cpu(random_matrix(c.rows, c.widths[0], 5), random_layers(c.widths, 6, c.relu_last));
+  }
+}
+
+TEST(MlpCuda, MatchesCpuOnRealKittiPoints) {
+  POINTRT_REQUIRE_CUDA();
+  POINTRT_REQUIRE_SHARED_DATA();
+  const Tensor pts = pointrt::testing::kitti_points({0, 1}, 4096);
+  expect_cuda_matches_cpu(pts.reshape({2 * 4096, 4}), random_layers({4, 64, 96, 64}, 21, true));
+}
+
+TEST(MlpCuda, BadWorkspaceIsRefused) {
+  POINTRT_REQUIRE_CUDA();
+  const auto layers = random_layers({8, 16, 4}, 2, false);
+  const DeviceLayers d(layers);
+  Tensor x = Tensor::zeros({10, 8}, DType::F32, Device::CUDA);
+  Tensor out = Tensor::zeros({10, 4}, DType::F32, Device::CUDA);
+  expect_error([&] { ops::mlp_cuda(x, d.layers, out, nullptr, 0, nullptr); }, {"mlp: workspace of 0 bytes"});
+}
+
+#endif  // POINTRT_WITH_CUDA
