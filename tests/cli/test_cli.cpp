@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "support/test_data.h"
@@ -90,4 +91,129 @@ TEST(Cli, MissingFileAndBadOptionsAreRefused) {
   EXPECT_TRUE(contains(fmt.output, "unknown point-cloud format")) << fmt.output;
   const CliRun n = run_cli("info --preprocess --num-points 0 '" + good + "'");
   EXPECT_NE(n.code, 0);
+}
+
+// ---- model commands (CPU; the shipped config with its seeded random weights) ---------------------------------
+
+namespace {
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+std::string model_args() {
+  return "--config " + q(pointrt::testing::source_path("models/iassd_hvcsx2_kitti.json")) + " --weights " +
+         q(pointrt::testing::source_path("models/iassd_hvcsx2_kitti_random.safetensors"));
+}
+std::string sample() { return q(pointrt::testing::source_path("data/sample/kitti_000003.bin")); }
+std::string read_text(const std::string& path) {
+  std::string s;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+    std::fclose(f);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST(CliDetect, SampleFrameOnCpuPrintsJson) {
+  const CliRun r = run_cli("detect " + model_args() + " --device cpu " + sample());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "\"detections\": [")) << r.output;
+  EXPECT_TRUE(contains(r.output, "\"class\": \"")) << r.output;
+  EXPECT_TRUE(contains(r.output, "1 frames,")) << r.output;
+  EXPECT_TRUE(contains(r.output, "frames/s")) << r.output;
+}
+
+TEST(CliDetect, BuildInspectThenKittiLabelsForADirectory) {
+  const std::string dir = pointrt::testing::make_temp_dir("cli_detect");
+  const std::string plan = dir + "/m.ptplan";
+  const CliRun b = run_cli("build " + model_args() + " --device cpu --max-batch 2 --out " + q(plan));
+  ASSERT_EQ(b.code, 0) << b.output;
+  EXPECT_TRUE(contains(b.output, "for cpu (max batch 2)")) << b.output;
+  const CliRun i = run_cli("inspect " + q(plan));
+  ASSERT_EQ(i.code, 0) << i.output;
+  EXPECT_TRUE(contains(i.output, "vote_sa.grouper1.mlp")) << i.output;
+  EXPECT_TRUE(contains(i.output, "mlp 259->256->512->1024")) << i.output;
+  EXPECT_TRUE(contains(i.output, "max batch   2")) << i.output;
+  const CliRun ij = run_cli("inspect --json " + q(plan));
+  EXPECT_TRUE(contains(ij.output, "\"kind\": \"sa_mlp\"")) << ij.output;
+
+  const std::string frames = dir + "/frames";
+  const std::string bytes = read_text(pointrt::testing::source_path("data/sample/kitti_000003.bin"));
+  std::filesystem::create_directories(frames);
+  pointrt::testing::write_file(frames + "/a.bin", bytes);
+  pointrt::testing::write_file(frames + "/b.bin", bytes);
+  const std::string out = dir + "/labels";
+  const CliRun d = run_cli("detect --plan " + q(plan) + " " + q(frames) + " --format kitti --calib " +
+                           q(pointrt::testing::source_path("data/sample/kitti_000003_calib.txt")) + " --out " + q(out));
+  ASSERT_EQ(d.code, 0) << d.output;
+  EXPECT_TRUE(contains(d.output, "2 frames,")) << d.output;
+  const std::string a = read_text(out + "/a.txt"), bb = read_text(out + "/b.txt");
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, bb) << "the same frame gives the same labels";
+  // 16 columns per line (with score), a known class first
+  const std::string first = a.substr(0, a.find('\n'));
+  int columns = 1;
+  for (char c : first) columns += c == ' ';
+  EXPECT_EQ(columns, 16) << first;
+  EXPECT_TRUE(first.rfind("Car ", 0) == 0 || first.rfind("Pedestrian ", 0) == 0 || first.rfind("Cyclist ", 0) == 0) << first;
+
+  // a glob over the same files works too
+  const CliRun g = run_cli("detect --plan " + q(plan) + " '" + frames + "/*.bin' --out " + q(dir + "/json"));
+  ASSERT_EQ(g.code, 0) << g.output;
+  EXPECT_TRUE(contains(read_text(dir + "/json/b.json"), "\"detections\"")) << g.output;
+}
+
+TEST(CliDetect, BadInputsAreClearErrors) {
+  const std::string dir = pointrt::testing::make_temp_dir("cli_bad");
+  const CliRun nocalib = run_cli("detect " + model_args() + " --device cpu --format kitti " + sample());
+  EXPECT_EQ(nocalib.code, 1);
+  EXPECT_TRUE(contains(nocalib.output, "error: --format kitti: KITTI labels are in the camera frame and need --calib"))
+      << nocalib.output;
+  const CliRun nomodel = run_cli("detect " + sample());
+  EXPECT_EQ(nomodel.code, 1);
+  EXPECT_TRUE(contains(nomodel.output, "a model is needed: --plan FILE, or --config FILE --weights FILE")) << nomodel.output;
+  const CliRun missing = run_cli("detect " + model_args() + " --device cpu " + q(dir + "/nope.bin"));
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(contains(missing.output, "nope.bin: no such file or directory")) << missing.output;
+  const CliRun noglob = run_cli("detect " + model_args() + " --device cpu '" + dir + "/*.bin'");
+  EXPECT_EQ(noglob.code, 1);
+  EXPECT_TRUE(contains(noglob.output, "pattern matches no file")) << noglob.output;
+  pointrt::testing::write_file(dir + "/fake.ptplan", "PTRTPLAN and then garbage that is long enough to pass the size check");
+  const CliRun fake = run_cli("detect --plan " + q(dir + "/fake.ptplan") + " " + sample());
+  EXPECT_EQ(fake.code, 1);
+  EXPECT_TRUE(contains(fake.output, "fake.ptplan: ")) << fake.output;
+  pointrt::testing::write_file(dir + "/other.ptplan", std::string(100, 'x'));
+  const CliRun other = run_cli("inspect " + q(dir + "/other.ptplan"));
+  EXPECT_EQ(other.code, 1);
+  EXPECT_TRUE(contains(other.output, "not a pointrt plan")) << other.output;
+  pointrt::testing::write_file(dir + "/odd.bin", std::string(10, 'x'));
+  const CliRun odd = run_cli("detect " + model_args() + " --device cpu " + q(dir + "/odd.bin"));
+  EXPECT_EQ(odd.code, 1);
+  EXPECT_TRUE(contains(odd.output, "odd.bin: size 10 bytes is not a multiple")) << odd.output;
+  const CliRun badweights = run_cli("detect --config " + q(pointrt::testing::source_path("models/iassd_hvcsx2_kitti.json")) +
+                                    " --weights " + q(dir + "/odd.bin") + " --device cpu " + sample());
+  EXPECT_EQ(badweights.code, 1);
+  EXPECT_TRUE(contains(badweights.output, "odd.bin")) << badweights.output;
+}
+
+TEST(CliBench, BenchAndProfileOnCpu) {
+  const std::string dir = pointrt::testing::make_temp_dir("cli_bench");
+  const CliRun b = run_cli("bench " + model_args() + " --device cpu --iterations 2 --warmup 1 --json " +
+                           q(dir + "/b.json") + " " + sample());
+  ASSERT_EQ(b.code, 0) << b.output;
+  EXPECT_TRUE(contains(b.output, "latency     p50 ")) << b.output;
+  EXPECT_TRUE(contains(b.output, "throughput")) << b.output;
+  EXPECT_TRUE(contains(b.output, "memory ")) << b.output;
+  EXPECT_TRUE(contains(read_text(dir + "/b.json"), "\"frames_per_s\"")) << b.output;
+  const CliRun p = run_cli("profile " + model_args() + " --device cpu --iterations 1 --warmup 0 --json " +
+                           q(dir + "/p.json") + " " + sample());
+  ASSERT_EQ(p.code, 0) << p.output;
+  EXPECT_TRUE(contains(p.output, "| name | layers | average (ms) | median (ms) | percentage (%) |")) << p.output;
+  for (const char* g : {"| HAVSampling | 2 |", "| BallQuery | 8 |", "| Grouping+MLP | 11 |", "| TopK | 4 |",
+                        "| Vote | 4 |", "| Head | 4 |", "| NMSBEV | 1 |", "| Total | 38 |"}) {
+    EXPECT_TRUE(contains(p.output, g)) << g << "\n" << p.output;
+  }
+  EXPECT_TRUE(contains(read_text(dir + "/p.json"), "\"name\": \"vote_sa.grouper1.mlp\"")) << p.output;
 }

@@ -205,8 +205,8 @@ TEST(EngineCuda, CudaMatchesCpuOnRealFrames) {
   POINTRT_REQUIRE_CUDA();
   POINTRT_REQUIRE_SHARED_DATA();
   Engine cuda(iassd_plan(Target::CUDA, 4)), cpu(iassd_plan(Target::CPU, 4));
-  const std::string dir = pointrt::testing::shared_data_dir() + "/kitti/training/velodyne_reduced/";
-  const Tensor points = kitti_points(cpu, {dir + "000004.bin", dir + "000005.bin", dir + "000006.bin", dir + "000007.bin"});
+  const std::string dir = pointrt::testing::shared_data_dir() + "/kitti/training/velodyne/";
+  const Tensor points = kitti_points(cpu, {dir + "000002.bin", dir + "000003.bin", dir + "000004.bin", dir + "000005.bin"});
   const Out a = run(cuda, points), b = run(cpu, points);
   const std::int64_t p = a.scores.dim(1);
   for (std::int64_t i = 0; i < 4; ++i) {

@@ -101,7 +101,7 @@ TEST(Safetensors, RoundTripAllDTypesAndMetadata) {
   for (const auto& [name, t] : tensors) {
     SCOPED_TRACE(name);
     ASSERT_EQ(back.tensors.count(name), 1u);
-    const Tensor& u = back.tensors.at(name);
+    const Tensor u = back.tensors.at(name);
     EXPECT_EQ(u.dtype(), t.dtype());
     EXPECT_EQ(u.shape(), t.shape());
     EXPECT_EQ(u.device(), pointrt::Device::Host);
@@ -169,8 +169,8 @@ TEST(Safetensors, ReadsPyTorchConventionFile) {
   const WeightFile w = read_safetensors(path);
   EXPECT_EQ(w.metadata, (std::map<std::string, std::string>{{"format", "pt"}}));
   ASSERT_EQ(w.tensors.size(), 2u);
-  const Tensor& bias = require_tensor(w, "bias", DType::F32, {2}, path);
-  const Tensor& weight = require_tensor(w, "weight", DType::F32, {2, 2}, path);
+  const Tensor bias = require_tensor(w, "bias", DType::F32, {2}, path);
+  const Tensor weight = require_tensor(w, "weight", DType::F32, {2, 2}, path);
   EXPECT_EQ(std::vector<float>(bias.data_as<float>(), bias.data_as<float>() + 2), (std::vector<float>{1.0f, -2.5f}));
   EXPECT_EQ(std::vector<float>(weight.data_as<float>(), weight.data_as<float>() + 4),
             (std::vector<float>{0.5f, 3.0f, -1.0f, 0.0f}));

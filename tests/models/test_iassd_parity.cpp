@@ -190,7 +190,7 @@ void parity_on(pointrt::Target target, const char* what) {
   POINTRT_REQUIRE_SHARED_DATA();
   const Reference ref = load_reference();
   POINTRT_REQUIRE_REFERENCE(ref);
-  const Tensor& points = ref.file.tensors.at("input.points");
+  const Tensor points = ref.file.tensors.at("input.points");
   const int batch = static_cast<int>(points.dim(0));
   pointrt::Engine engine(build_plan(target, batch, /*keep=*/true));
   const Outputs out = run(engine, points);

@@ -119,7 +119,7 @@ TEST(IassdWeights, LoadsACompleteWeightFile) {
   // One conv block, numerically: W' = W * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps).
   const std::string p = "sa1.grouper0.mlp0";
   const auto& src = random_weights();
-  const Tensor& w = src.at(p + ".weight");
+  const Tensor w = src.at(p + ".weight");
   const float* g = src.at(p + ".bn.weight").data_as<float>();
   const float* b = src.at(p + ".bn.bias").data_as<float>();
   const float* m = src.at(p + ".bn.running_mean").data_as<float>();
@@ -139,8 +139,8 @@ TEST(IassdWeights, LoadsACompleteWeightFile) {
 
   // A final linear keeps its weight and bias as stored.
   const engine::FoldedLinear& cls = weights.at("head.cls.out");
-  const Tensor& cls_w = src.at("head.cls.out.weight");
-  const Tensor& cls_b = src.at("head.cls.out.bias");
+  const Tensor cls_w = src.at("head.cls.out.weight");
+  const Tensor cls_b = src.at("head.cls.out.bias");
   for (std::int64_t i = 0; i < cls_w.numel(); ++i) EXPECT_EQ(cls.weight.data_as<float>()[i], cls_w.data_as<float>()[i]);
   for (std::int64_t i = 0; i < cls_b.numel(); ++i) EXPECT_EQ(cls.bias.data_as<float>()[i], cls_b.data_as<float>()[i]);
 }
