@@ -4,6 +4,7 @@
 #include <nvtx3/nvToolsExt.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -29,6 +30,10 @@ class CudaExecutor final : public Executor {
  public:
   CudaExecutor(const PlanData& plan, const ExecutorOptions& options)
       : plan_(plan), options_(options), layers_(bind_layers(plan.net)) {
+    // POINTRT_CUDA_SYNC=1 synchronises after every launch, which is illegal inside a graph capture.
+    if (const char* sync = std::getenv("POINTRT_CUDA_SYNC"); sync != nullptr && std::string(sync) == "1") {
+      options_.use_graph = false;
+    }
     arena_ = core::DeviceBuffer(static_cast<std::size_t>(std::max<std::int64_t>(plan.memory.arena_bytes, 256)));
     // weights: one block, 256-byte aligned each, uploaded once
     std::size_t total = 0;
@@ -42,10 +47,28 @@ class CudaExecutor final : public Executor {
       at += ops::align_up(w.value.nbytes());
     }
     weight_bytes_ = static_cast<std::int64_t>(total);
+    // one workspace per lane (layers of different lanes may run at the same time)
+    spans_ = parallel_spans(plan.net);
+    std::size_t lane_bytes[kMaxLanes] = {};
     for (int b = 1; b <= plan.max_batch; ++b) {
-      for (const auto& bl : layers_) workspace_bytes_ = std::max(workspace_bytes_, workspace_for(bl, b));
+      for (const auto& bl : layers_) {
+        const int lane = bl.layer->lane;
+        lane_bytes[lane] = std::max(lane_bytes[lane], workspace_for(bl, b));
+      }
+    }
+    for (int lane = 0; lane < kMaxLanes; ++lane) {
+      lane_offset_[lane] = workspace_bytes_;
+      lane_size_[lane] = lane_bytes[lane];
+      workspace_bytes_ += ops::align_up(lane_bytes[lane]);
     }
     if (workspace_bytes_ > 0) workspace_ = core::DeviceBuffer(workspace_bytes_);
+    for (int lane = 1; lane < kMaxLanes; ++lane) {
+      lane_streams_.emplace_back();
+      cudaEvent_t e = nullptr;
+      POINTRT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+      join_events_.push_back(e);
+    }
+    POINTRT_CUDA_CHECK(cudaEventCreateWithFlags(&fork_event_, cudaEventDisableTiming));
     errors_ = core::DeviceBuffer(layers_.size() * 4 * sizeof(std::int32_t) + 256);
     POINTRT_CUDA_CHECK(cudaMemset(errors_.get(), 0, errors_.size()));
     for (std::size_t l = 0; l <= layers_.size(); ++l) events_.emplace_back();
@@ -54,6 +77,8 @@ class CudaExecutor final : public Executor {
 
   ~CudaExecutor() override {
     for (auto& [b, exec] : graphs_) cudaGraphExecDestroy(exec);
+    for (cudaEvent_t e : join_events_) cudaEventDestroy(e);
+    if (fork_event_ != nullptr) cudaEventDestroy(fork_event_);
   }
 
   void run(int batch, const Tensor& points, Tensor& boxes, Tensor& scores, Tensor& nums, void* stream) override {
@@ -77,7 +102,7 @@ class CudaExecutor final : public Executor {
         cudaGraph_t graph = nullptr;
         POINTRT_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
         try {
-          for (const auto& bl : layers_) run_layer(bl, batch, s);
+          run_all(batch, s);
         } catch (...) {
           cudaStreamEndCapture(s, &graph);
           if (graph != nullptr) cudaGraphDestroy(graph);
@@ -92,7 +117,7 @@ class CudaExecutor final : public Executor {
       }
       POINTRT_CUDA_CHECK(cudaGraphLaunch(it->second, s));
     } else {
-      for (const auto& bl : layers_) run_layer(bl, batch, s);
+      run_all(batch, s);
     }
     copy_out(view(plan_.net.outputs[0], batch), boxes, s);
     copy_out(view(plan_.net.outputs[1], batch), scores, s);
@@ -158,11 +183,42 @@ class CudaExecutor final : public Executor {
     }
   }
 
+  // Every layer in order; a parallel block forks its lanes > 0 onto the lane streams and joins them at its end.
+  void run_all(int batch, cudaStream_t s) {
+    const int n = static_cast<int>(layers_.size());
+    for (int l = 0; l < n;) {
+      const auto [b0, b1] = spans_[static_cast<std::size_t>(l)];
+      if (b0 == b1) {
+        run_layer(layers_[static_cast<std::size_t>(l)], batch, s);
+        l = b1 + 1;
+        continue;
+      }
+      bool used[kMaxLanes] = {};
+      for (int k = b0; k <= b1; ++k) used[layers_[static_cast<std::size_t>(k)].layer->lane] = true;
+      POINTRT_CUDA_CHECK(cudaEventRecord(fork_event_, s));
+      for (int lane = 1; lane < kMaxLanes; ++lane) {
+        if (used[lane]) POINTRT_CUDA_CHECK(cudaStreamWaitEvent(lane_streams_[static_cast<std::size_t>(lane - 1)].get(), fork_event_, 0));
+      }
+      for (int k = b0; k <= b1; ++k) {
+        const BoundLayer& bl = layers_[static_cast<std::size_t>(k)];
+        const int lane = bl.layer->lane;
+        run_layer(bl, batch, lane == 0 ? s : lane_streams_[static_cast<std::size_t>(lane - 1)].get());
+      }
+      for (int lane = 1; lane < kMaxLanes; ++lane) {
+        if (!used[lane]) continue;
+        cudaEvent_t e = join_events_[static_cast<std::size_t>(lane - 1)];
+        POINTRT_CUDA_CHECK(cudaEventRecord(e, lane_streams_[static_cast<std::size_t>(lane - 1)].get()));
+        POINTRT_CUDA_CHECK(cudaStreamWaitEvent(s, e, 0));
+      }
+      l = b1 + 1;
+    }
+  }
+
   void run_layer(const BoundLayer& b, int batch, cudaStream_t s) {
     const Layer& L = *b.layer;
     const std::size_t li = static_cast<std::size_t>(&b - layers_.data());
-    void* ws = workspace_.get();
-    const std::size_t wsb = workspace_bytes_;
+    void* ws = workspace_.get() == nullptr ? nullptr : workspace_.as<char>() + lane_offset_[L.lane];
+    const std::size_t wsb = lane_size_[L.lane];
     auto stream = reinterpret_cast<ops::StreamHandle>(s);
     switch (L.kind) {
       case LayerKind::Split: {
@@ -266,6 +322,12 @@ class CudaExecutor final : public Executor {
   std::vector<core::Event> events_;
   bool profiled_ = false;
   std::map<int, cudaGraphExec_t> graphs_;
+  std::vector<std::pair<int, int>> spans_;
+  std::size_t lane_offset_[kMaxLanes] = {};
+  std::size_t lane_size_[kMaxLanes] = {};
+  std::vector<core::Stream> lane_streams_;
+  std::vector<cudaEvent_t> join_events_;
+  cudaEvent_t fork_event_ = nullptr;
 };
 
 }  // namespace

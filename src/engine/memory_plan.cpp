@@ -12,15 +12,18 @@ MemoryPlan plan_memory(const Network& net, int max_batch, bool reuse) {
   const int nl = static_cast<int>(net.layers.size());
   std::vector<int> first(nt, nl + 1), last(nt, -1);
   first[static_cast<std::size_t>(net.input)] = -1;
+  // A parallel block is one step: everything it touches is live across the whole block.
+  const auto spans = parallel_spans(net);
   for (int l = 0; l < nl; ++l) {
     const Layer& L = net.layers[static_cast<std::size_t>(l)];
+    const int s0 = spans[static_cast<std::size_t>(l)].first, s1 = spans[static_cast<std::size_t>(l)].second;
     for (int id : L.outputs) {
       auto& f = first[static_cast<std::size_t>(id)];
-      f = std::min(f, l);
-      last[static_cast<std::size_t>(id)] = std::max(last[static_cast<std::size_t>(id)], l);
+      f = std::min(f, s0);
+      last[static_cast<std::size_t>(id)] = std::max(last[static_cast<std::size_t>(id)], s1);
     }
     for (int id : L.inputs) {
-      if (id >= 0) last[static_cast<std::size_t>(id)] = std::max(last[static_cast<std::size_t>(id)], l);
+      if (id >= 0) last[static_cast<std::size_t>(id)] = std::max(last[static_cast<std::size_t>(id)], s1);
     }
   }
   last[static_cast<std::size_t>(net.input)] = std::max(last[static_cast<std::size_t>(net.input)], 0);

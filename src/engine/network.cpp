@@ -300,6 +300,51 @@ void validate_network(const Network& net) {
   for (int id : net.outputs) {
     if (id < 0 || id >= nt || !written[static_cast<std::size_t>(id)]) fail(subject, "an output is never written");
   }
+  // parallel blocks: consecutive, lanes in range, no lane reads another lane's output
+  std::set<int> closed;
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const Layer& L = net.layers[l];
+    if (L.lane < 0 || L.lane >= kMaxLanes || (L.parallel < 0 && L.lane != 0)) {
+      fail(subject + ": layer '" + L.name + "'", "lane " + std::to_string(L.lane) + " out of range");
+    }
+    if (L.parallel < 0) continue;
+    const bool continues = l > 0 && net.layers[l - 1].parallel == L.parallel;
+    if (!continues && !closed.insert(L.parallel).second) {
+      fail(subject + ": layer '" + L.name + "'", "parallel block " + std::to_string(L.parallel) + " is not contiguous");
+    }
+  }
+  const auto spans = parallel_spans(net);
+  for (std::size_t l = 0; l < net.layers.size(); ++l) {
+    const Layer& L = net.layers[l];
+    if (L.parallel < 0) continue;
+    for (int p = spans[l].first; p <= spans[l].second; ++p) {
+      const Layer& other = net.layers[static_cast<std::size_t>(p)];
+      if (other.lane == L.lane) continue;
+      for (int in : L.inputs) {
+        for (int out : other.outputs) {
+          if (in >= 0 && in == out) {
+            fail(subject + ": layer '" + L.name + "'", "reads tensor '" + net.tensors[static_cast<std::size_t>(in)].name +
+                                                           "' written by layer '" + other.name + "' of another lane");
+          }
+        }
+      }
+    }
+  }
+}
+
+std::vector<std::pair<int, int>> parallel_spans(const Network& net) {
+  const int n = static_cast<int>(net.layers.size());
+  std::vector<std::pair<int, int>> spans(static_cast<std::size_t>(n));
+  for (int l = 0; l < n;) {
+    int e = l;
+    const int id = net.layers[static_cast<std::size_t>(l)].parallel;
+    if (id >= 0) {
+      while (e + 1 < n && net.layers[static_cast<std::size_t>(e + 1)].parallel == id) ++e;
+    }
+    for (int k = l; k <= e; ++k) spans[static_cast<std::size_t>(k)] = {l, e};
+    l = e + 1;
+  }
+  return spans;
 }
 
 std::vector<ops::DenseLayer> dense_layers(const Layer& layer, const std::vector<Tensor>& weights) {

@@ -60,7 +60,15 @@ struct Layer {
   std::vector<int> outputs;  // tensor ids
   nlohmann::json attrs = nlohmann::json::object();
   std::vector<DenseRef> dense;
+  // Concurrency: consecutive layers with the same parallel block id (>= 0) may run concurrently, lane by lane (each
+  // lane in list order; lane 0 on the main stream). A layer may not read what another lane of its block writes.
+  // The memory planner treats the whole block as one step, so tensors touched in a block never share memory.
+  int parallel = -1;
+  int lane = 0;
 };
+
+// Largest number of lanes of a parallel block (at least 1).
+inline constexpr int kMaxLanes = 4;
 
 struct NamedWeight {
   std::string name;
@@ -85,6 +93,9 @@ struct Network {
 // needs (including the dense chains' widths), attributes present and sane. Throws Error("<network>: layer '<name>'
 // (<kind>): <reason>").
 void validate_network(const Network& net);
+
+// Layer index -> [first, last] layer index of its parallel block (itself when sequential).
+std::vector<std::pair<int, int>> parallel_spans(const Network& net);
 
 // The dense layers of `layer` as operator arguments over `weights` (host or device copies, indexed like
 // Network::weights).

@@ -68,7 +68,8 @@ json network_to_json(const Network& net) {
     json dense = json::array();
     for (const auto& d : L.dense) dense.push_back({{"weight", d.weight}, {"bias", d.bias}, {"relu", d.relu}});
     layers.push_back({{"name", L.name}, {"kind", layer_kind_name(L.kind)}, {"group", L.group}, {"inputs", L.inputs},
-                      {"outputs", L.outputs}, {"attrs", L.attrs}, {"dense", dense}});
+                      {"outputs", L.outputs}, {"attrs", L.attrs}, {"dense", dense},
+                      {"parallel", L.parallel}, {"lane", L.lane}});
   }
   j["layers"] = layers;
   return j;
@@ -177,6 +178,8 @@ PlanData parse_plan(const std::uint8_t* bytes, std::size_t size, const std::stri
       L.outputs = l.at("outputs").get<std::vector<int>>();
       L.attrs = l.at("attrs");
       for (const auto& dj : l.at("dense")) L.dense.push_back({dj.at("weight").get<int>(), dj.at("bias").get<int>(), dj.at("relu").get<bool>()});
+      L.parallel = l.at("parallel").get<int>();
+      L.lane = l.at("lane").get<int>();
       net.layers.push_back(std::move(L));
     }
     for (const auto& w : h.at("weights")) {

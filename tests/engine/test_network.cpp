@@ -63,9 +63,44 @@ TEST(Network, ErrorsNameTheLayerAndReason) {
   }
 }
 
-// Tensors whose lifetimes overlap never share bytes; every offset is aligned; reuse never makes the arena larger.
+Network tiny_with_parallel_heads(std::int64_t n = 64, int max_out = 16) {
+  Network net = tiny_network(n, max_out);
+  net.layers[1].parallel = 0;  // cls
+  net.layers[1].lane = 0;
+  net.layers[2].parallel = 0;  // reg
+  net.layers[2].lane = 1;
+  return net;
+}
+
+TEST(Network, ParallelBlocksAreChecked) {
+  EXPECT_NO_THROW(pointrt::engine::validate_network(tiny_with_parallel_heads()));
+  const auto spans = pointrt::engine::parallel_spans(tiny_with_parallel_heads());
+  EXPECT_EQ(spans[1], std::make_pair(1, 2));
+  EXPECT_EQ(spans[2], std::make_pair(1, 2));
+  EXPECT_EQ(spans[3], std::make_pair(3, 3));
+  {
+    Network net = tiny_with_parallel_heads();
+    net.layers[2].inputs = {net.tensor_id("cls")};  // another lane's output
+    net.weights[static_cast<std::size_t>(net.layers[2].dense[0].weight)].value = pointrt::testing::random_tensor({8, 2}, 1, 1.0f);
+    expect_error([&] { pointrt::engine::validate_network(net); },
+                 {"layer 'reg'", "reads tensor 'cls' written by layer 'cls' of another lane"});
+  }
+  {
+    Network net = tiny_with_parallel_heads();
+    net.layers[2].lane = pointrt::engine::kMaxLanes;
+    expect_error([&] { pointrt::engine::validate_network(net); }, {"layer 'reg'", "lane 4 out of range"});
+  }
+  {
+    Network net = tiny_with_parallel_heads();
+    net.layers[4].parallel = 0;  // nms joins block 0 after decode broke it
+    expect_error([&] { pointrt::engine::validate_network(net); }, {"layer 'nms'", "parallel block 0 is not contiguous"});
+  }
+}
+
+// Tensors whose lifetimes overlap never share bytes (a parallel block counts as one step); every offset is aligned;
+// reuse never makes the arena larger.
 TEST(MemoryPlan, LiveTensorsNeverOverlap) {
-  const Network net = tiny_network(1000, 64);
+  for (const Network& net : {tiny_network(1000, 64), tiny_with_parallel_heads(1000, 64)})
   for (int batch : {1, 3, 8}) {
     const auto plan = pointrt::engine::plan_memory(net, batch, true);
     const auto flat = pointrt::engine::plan_memory(net, batch, false);
@@ -74,12 +109,14 @@ TEST(MemoryPlan, LiveTensorsNeverOverlap) {
     const int nl = static_cast<int>(net.layers.size());
     std::vector<int> first(net.tensors.size(), nl + 1), last(net.tensors.size(), -1);
     first[static_cast<std::size_t>(net.input)] = -1;
+    const auto spans = pointrt::engine::parallel_spans(net);
     for (int l = 0; l < nl; ++l) {
+      const int s0 = spans[static_cast<std::size_t>(l)].first, s1 = spans[static_cast<std::size_t>(l)].second;
       for (int id : net.layers[static_cast<std::size_t>(l)].outputs) {
-        first[static_cast<std::size_t>(id)] = std::min(first[static_cast<std::size_t>(id)], l);
-        last[static_cast<std::size_t>(id)] = std::max(last[static_cast<std::size_t>(id)], l);
+        first[static_cast<std::size_t>(id)] = std::min(first[static_cast<std::size_t>(id)], s0);
+        last[static_cast<std::size_t>(id)] = std::max(last[static_cast<std::size_t>(id)], s1);
       }
-      for (int id : net.layers[static_cast<std::size_t>(l)].inputs) last[static_cast<std::size_t>(id)] = std::max(last[static_cast<std::size_t>(id)], l);
+      for (int id : net.layers[static_cast<std::size_t>(l)].inputs) last[static_cast<std::size_t>(id)] = std::max(last[static_cast<std::size_t>(id)], s1);
     }
     for (int id : net.outputs) last[static_cast<std::size_t>(id)] = nl;
     for (std::size_t a = 0; a < net.tensors.size(); ++a) {

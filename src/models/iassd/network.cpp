@@ -19,8 +19,11 @@ class NetBuilder {
   const Shape& shape(int id) const { return net_.tensors.at(static_cast<std::size_t>(id)).shape; }
 
   void layer(const std::string& name, LayerKind kind, const char* group, std::vector<int> inputs,
-             std::vector<int> outputs, json attrs = json::object(), std::vector<DenseRef> dense = {}) {
+             std::vector<int> outputs, json attrs = json::object(), std::vector<DenseRef> dense = {},
+             int parallel = -1, int lane = 0) {
     Layer L;
+    L.parallel = parallel;
+    L.lane = lane;
     L.name = name;
     L.kind = kind;
     L.group = group;
@@ -67,21 +70,24 @@ class NetBuilder {
     for (const auto& g : groupers) total += g.mlp.back();
     const int concat = tensor(concat_name, DType::F32, {m, total});
     std::int64_t offset = 0;
+    const int block = groupers.size() > 1 ? next_block_++ : -1;  // the groupers run concurrently on the GPU
     for (std::size_t g = 0; g < groupers.size(); ++g) {
+      const int lane = block < 0 ? 0 : static_cast<int>(g % engine::kMaxLanes);
       const GrouperConfig& gc = groupers[g];
       const std::string name = prefix + ".grouper" + std::to_string(g);
       const int cnt = tensor(name + ".cnt", DType::I32, {m});
       const int idx = tensor(name + ".idx", DType::I32, {m, gc.nsample});
       const json qattrs = {{"radius", gc.radius}, {"nsample", gc.nsample}};
       if (query == QueryType::Grid) {
-        layer(name + ".query", LayerKind::GridBallQuery, "BallQuery", {xyz, centers, voxel}, {cnt, idx}, qattrs);
+        layer(name + ".query", LayerKind::GridBallQuery, "BallQuery", {xyz, centers, voxel}, {cnt, idx}, qattrs, {},
+              block, lane);
       } else {
-        layer(name + ".query", LayerKind::BallQuery, "BallQuery", {xyz, centers}, {cnt, idx}, qattrs);
+        layer(name + ".query", LayerKind::BallQuery, "BallQuery", {xyz, centers}, {cnt, idx}, qattrs, {}, block, lane);
       }
       std::vector<DenseRef> chain;
       for (std::size_t j = 0; j < gc.mlp.size(); ++j) chain.push_back(dense(name + ".mlp" + std::to_string(j), true));
       layer(name + ".mlp", LayerKind::SaMlp, "Grouping+MLP", {xyz, features, centers, idx, cnt}, {concat},
-            {{"mask_empty", cfg_.empty_ball == EmptyBall::Zero}, {"channel_offset", offset}}, chain);
+            {{"mask_empty", cfg_.empty_ball == EmptyBall::Zero}, {"channel_offset", offset}}, chain, block, lane);
       offset += gc.mlp.back();
     }
     return concat;
@@ -168,8 +174,9 @@ class NetBuilder {
     const auto reg_chain = head_chain("head.reg", h.reg_fc.size());
     const int cls = tensor("head.cls", DType::F32, {mv, width(cls_chain)});
     const int reg = tensor("head.reg", DType::F32, {mv, width(reg_chain)});
-    layer("head.cls", LayerKind::Mlp, "Head", {shared}, {cls}, json::object(), cls_chain);
-    layer("head.reg", LayerKind::Mlp, "Head", {shared}, {reg}, json::object(), reg_chain);
+    const int heads = next_block_++;  // the two branches run concurrently on the GPU
+    layer("head.cls", LayerKind::Mlp, "Head", {shared}, {cls}, json::object(), cls_chain, heads, 0);
+    layer("head.reg", LayerKind::Mlp, "Head", {shared}, {reg}, json::object(), reg_chain, heads, 1);
     const int boxes_in = tensor("decode.boxes", DType::F32, {mv, 8});
     const int scores_in = tensor("decode.scores", DType::F32, {mv});
     layer("decode", LayerKind::BoxDecode, "Head", {cls, reg, centers}, {boxes_in, scores_in},
@@ -200,6 +207,7 @@ class NetBuilder {
   const IassdConfig& cfg_;
   const IassdWeights& w_;
   Network net_;
+  int next_block_ = 0;
 };
 
 }  // namespace
