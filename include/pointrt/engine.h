@@ -116,6 +116,12 @@ class Engine {
   // tensor is valid only for plans built with keep_intermediates.
   Tensor intermediate(const std::string& name, int batch);
 
+  // Debugging aid ("teacher forcing", used by the parity tests): from the next run on, the intermediate `name` is
+  // replaced by `values` (host tensor, [B] + the tensor's shape) right after the layer that writes it, so later
+  // layers see the given values. Such runs are not captured into CUDA graphs and synchronise after each override.
+  // An empty tensor removes the override.
+  void override_intermediate(const std::string& name, const Tensor& values);
+
   MemoryInfo memory() const;
 
   // Runs `warmup` then `iterations` profiled passes on `points` (on the engine's device or the host) and returns

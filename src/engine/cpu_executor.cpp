@@ -18,6 +18,7 @@ class CpuExecutor final : public Executor {
   CpuExecutor(const PlanData& plan, const ExecutorOptions& options)
       : plan_(plan), options_(options), layers_(bind_layers(plan.net)) {
     arena_ = Tensor::empty({plan.memory.arena_bytes}, DType::I8, Device::Host);
+    override_plan_ = &plan;
     for (const auto& w : plan.net.weights) weights_.push_back(w.value);
     for (const auto& w : weights_) weight_bytes_ += static_cast<std::int64_t>(w.nbytes());
   }
@@ -30,6 +31,7 @@ class CpuExecutor final : public Executor {
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const auto t0 = std::chrono::steady_clock::now();
       run_layer(layers_[l], batch);
+      apply_overrides(l, batch);
       if (options_.profile) {
         times_[l] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       }
@@ -59,6 +61,14 @@ class CpuExecutor final : public Executor {
   Tensor view(int id, int batch) { return arena_view(plan_, arena_.data(), Device::Host, id, batch); }
   Tensor in(const BoundLayer& b, std::size_t i, int batch) { return view(b.layer->inputs[i], batch); }
   Tensor out(const BoundLayer& b, std::size_t i, int batch) { return view(b.layer->outputs[i], batch); }
+
+  void apply_overrides(std::size_t l, int batch) {
+    for (const auto& [id, values] : overrides_) {
+      for (int out : layers_[l].layer->outputs) {
+        if (out == id && values.dim(0) == batch) view(id, batch).copy_from(values);
+      }
+    }
+  }
 
   void run_layer(const BoundLayer& b, int batch) {
     const Layer& L = *b.layer;

@@ -72,6 +72,7 @@ class CudaExecutor final : public Executor {
     errors_ = core::DeviceBuffer(layers_.size() * 4 * sizeof(std::int32_t) + 256);
     POINTRT_CUDA_CHECK(cudaMemset(errors_.get(), 0, errors_.size()));
     for (std::size_t l = 0; l <= layers_.size(); ++l) events_.emplace_back();
+    override_plan_ = &plan;
     POINTRT_CUDA_CHECK(cudaDeviceSynchronize());
   }
 
@@ -96,7 +97,7 @@ class CudaExecutor final : public Executor {
       }
       events_.back().record(s);
       profiled_ = true;
-    } else if (options_.use_graph) {
+    } else if (options_.use_graph && overrides_.empty()) {
       auto it = graphs_.find(batch);
       if (it == graphs_.end()) {
         cudaGraph_t graph = nullptr;
@@ -215,6 +216,18 @@ class CudaExecutor final : public Executor {
   }
 
   void run_layer(const BoundLayer& b, int batch, cudaStream_t s) {
+    run_layer_only(b, batch, s);
+    for (const auto& [id, values] : overrides_) {
+      for (int out : b.layer->outputs) {
+        if (out != id || values.dim(0) != batch) continue;
+        Tensor dst = view(id, batch);
+        // ordered on the layer's stream; `values` outlives the run (held by overrides_)
+        POINTRT_CUDA_CHECK(cudaMemcpyAsync(dst.data(), values.data(), values.nbytes(), cudaMemcpyHostToDevice, s));
+      }
+    }
+  }
+
+  void run_layer_only(const BoundLayer& b, int batch, cudaStream_t s) {
     const Layer& L = *b.layer;
     const std::size_t li = static_cast<std::size_t>(&b - layers_.data());
     void* ws = workspace_.get() == nullptr ? nullptr : workspace_.as<char>() + lane_offset_[L.lane];

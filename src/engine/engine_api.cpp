@@ -172,6 +172,10 @@ void Engine::synchronize() { state_->exec->finish(); }
 
 Tensor Engine::intermediate(const std::string& name, int batch) { return state_->exec->read_tensor(name, batch); }
 
+void Engine::override_intermediate(const std::string& name, const Tensor& values) {
+  state_->exec->set_override(name, values);
+}
+
 MemoryInfo Engine::memory() const {
   const engine::MemoryStats m = state_->exec->memory();
   MemoryInfo out;

@@ -49,6 +49,15 @@ class Executor {
   virtual Tensor read_tensor(const std::string& name, int batch) = 0;
   virtual MemoryStats memory() const = 0;
   virtual Device device() const = 0;
+  // Debugging aid ("teacher forcing"): after the layer that last writes tensor `name` runs, its contents are
+  // replaced by `values` (a host tensor of the tensor's shape at that batch). Runs with overrides are not captured
+  // into graphs. An empty `values` removes the override.
+  void set_override(const std::string& name, const Tensor& values);
+
+ protected:
+  // (tensor id, host values) pairs, applied by the executors after each layer.
+  std::vector<std::pair<int, Tensor>> overrides_;
+  const PlanData* override_plan_ = nullptr;
 };
 
 std::unique_ptr<Executor> make_cpu_executor(const PlanData& plan, const ExecutorOptions& options);

@@ -64,6 +64,26 @@ std::vector<BoundLayer> bind_layers(const Network& net) {
   return out;
 }
 
+void Executor::set_override(const std::string& name, const Tensor& values) {
+  if (override_plan_ == nullptr) fail("override", "this executor does not support overrides");
+  const int id = override_plan_->net.tensor_id(name);
+  if (id < 0) fail(override_plan_->net.name, "no tensor named '" + name + "'");
+  for (auto it = overrides_.begin(); it != overrides_.end(); ++it) {
+    if (it->first == id) {
+      overrides_.erase(it);
+      break;
+    }
+  }
+  if (!values.defined() || values.numel() == 0) return;  // removal
+  const TensorInfo& info = override_plan_->net.tensors[static_cast<std::size_t>(id)];
+  if (values.dtype() != info.dtype || values.device() != Device::Host || values.rank() != static_cast<int>(info.shape.size()) + 1 ||
+      Shape(values.shape().begin() + 1, values.shape().end()) != info.shape) {
+    fail("override '" + name + "'", "expected a host " + std::string(dtype_name(info.dtype)) + " tensor [B] + " +
+                                        shape_string(info.shape) + ", got " + values.describe());
+  }
+  overrides_.emplace_back(id, values);
+}
+
 Tensor arena_view(const PlanData& plan, void* arena, Device device, int id, int batch) {
   const TensorInfo& t = plan.net.tensors.at(static_cast<std::size_t>(id));
   Shape shape{batch};

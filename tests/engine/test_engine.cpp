@@ -240,3 +240,38 @@ TEST(EngineCuda, TinyNetworkOnUserStream) {
 }
 
 }  // namespace
+
+namespace {
+
+void check_override(pointrt::engine::PlanTarget target) {
+  pointrt::engine::PlanData d;
+  d.net = pointrt::testing::tiny_network();
+  d.max_batch = 1;
+  d.keep_intermediates = true;
+  d.target = target;
+  if (target == pointrt::engine::PlanTarget::CUDA) d.arch = pointrt::engine::cuda_device_arch(&d.device_name);
+  pointrt::engine::finalize_plan(d);
+  Engine engine(pointrt::engine::make_plan(std::move(d)));
+  const Tensor points = pointrt::testing::random_tensor({1, 64, 4}, 5, 5.0f);
+  run(engine, points);
+  // logits forced to 0 -> every score is sigmoid(0) = 0.5 exactly
+  engine.override_intermediate("cls", Tensor::zeros({1, 64, 2}, DType::F32));
+  run(engine, points);
+  const Tensor scores = engine.intermediate("decode.scores", 1);
+  for (std::int64_t i = 0; i < 64; ++i) ASSERT_EQ(scores.data_as<float>()[i], 0.5f) << i;
+  expect_error([&] { engine.override_intermediate("cls", Tensor::zeros({1, 64, 3}, DType::F32)); },
+               {"override 'cls'", "expected a host f32 tensor"});
+  expect_error([&] { engine.override_intermediate("nope", Tensor::zeros({1}, DType::F32)); }, {"no tensor named 'nope'"});
+  engine.override_intermediate("cls", Tensor());  // removed
+  run(engine, points);
+  EXPECT_NE(engine.intermediate("decode.scores", 1).data_as<float>()[0], 0.5f);
+}
+
+}  // namespace
+
+TEST(Engine, OverrideForcesAnIntermediate) { check_override(pointrt::engine::PlanTarget::CPU); }
+
+TEST(EngineCuda, OverrideForcesAnIntermediate) {
+  POINTRT_REQUIRE_CUDA();
+  check_override(pointrt::engine::PlanTarget::CUDA);
+}
