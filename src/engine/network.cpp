@@ -273,8 +273,13 @@ void validate_network(const Network& net) {
   std::set<std::string> names;
   for (const auto& t : net.tensors) {
     if (!names.insert(t.name).second) fail(subject, "tensor '" + t.name + "' defined twice");
+    std::int64_t numel = 1;
     for (auto d : t.shape) {
       if (d < 0 || d > (std::int64_t{1} << 31)) fail(subject, "tensor '" + t.name + "' has a bad shape " + shape_string(t.shape));
+      if (d != 0 && numel > (std::int64_t{1} << 36) / d) {
+        fail(subject, "tensor '" + t.name + "' is too large: " + shape_string(t.shape));
+      }
+      numel *= d;
     }
   }
   if (net.input < 0 || net.input >= nt) fail(subject, "has no input tensor");

@@ -134,6 +134,12 @@ PlanData parse_plan(const std::uint8_t* bytes, std::size_t size, const std::stri
     fail(name, "plan is truncated or has trailing bytes: header says " + std::to_string(body_start + blob_bytes) +
                    " bytes, the file has " + std::to_string(size));
   }
+  if (get<std::uint32_t>(bytes + 12) != 0 || get<std::uint32_t>(bytes + 36) != 0) {
+    fail(name, "reserved header fields are not zero (corrupt plan)");
+  }
+  for (std::uint64_t i = kFixedHeader + header_bytes; i < body_start; ++i) {
+    if (bytes[i] != 0) fail(name, "padding before the weights is not zero (corrupt plan)");
+  }
   std::uint32_t crc = crc_of(bytes + kFixedHeader, header_bytes, 0);
   crc = crc_of(bytes + body_start, blob_bytes, crc);
   if (crc != get<std::uint32_t>(bytes + 32)) fail(name, "plan checksum mismatch: the file is corrupt");
