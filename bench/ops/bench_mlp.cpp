@@ -1,5 +1,6 @@
 // Pointwise MLPs of IA-SSD hvcsx2 at their real sizes (batch 1 and 8): the SA aggregations 4096x96->64,
-// 1024x256->128, 512x512->256, the shared vote-head layer 256x1536->512 and the box head 256x512->256->256->30.
+// 1024x256->128, 512x512->256, their score heads (->1), the vote layer 256x256->128->3, the shared head layer
+// 256x1536->512 and the class/box heads 256x512->256->256->3 / ->30.
 // Inputs are the real KITTI points (x, y, z, intensity) repeated over the channels, scaled to unit range; weights
 // are random (Kaiming-scaled). Counters: GMAC per call and TFLOP/s at the median.
 #include <benchmark/benchmark.h>
@@ -29,8 +30,12 @@ struct Case {
 const std::vector<Case>& cases() {
   static const std::vector<Case> c{{"SA1_agg_4096x96-64", 4096, {96, 64}},
                                    {"SA2_agg_1024x256-128", 1024, {256, 128}},
+                                   {"SA2_score_1024x128-128-1", 1024, {128, 128, 1}},
                                    {"SA3_agg_512x512-256", 512, {512, 256}},
+                                   {"SA3_score_512x256-256-1", 512, {256, 256, 1}},
+                                   {"vote_256x256-128-3", 256, {256, 128, 3}},
                                    {"shared_256x1536-512", 256, {1536, 512}},
+                                   {"head_256x512-256-256-3", 256, {512, 256, 256, 3}},
                                    {"head_256x512-256-256-30", 256, {512, 256, 256, 30}}};
   return c;
 }

@@ -9,6 +9,7 @@
 #include "engine/executor.h"
 #include "ops/group/group.h"
 #include "ops/mlp/mlp.h"
+#include "ops/split/split.h"
 
 namespace pointrt::engine {
 namespace {
@@ -74,15 +75,9 @@ class CpuExecutor final : public Executor {
     const Layer& L = *b.layer;
     switch (L.kind) {
       case LayerKind::Split: {
-        Tensor p = in(b, 0, batch), xyz = out(b, 0, batch);
-        const std::int64_t rows = p.dim(0) * p.dim(1), c = p.dim(2);
-        const float* src = p.data_as<float>();
-        float* x = xyz.data_as<float>();
-        float* f = L.outputs.size() > 1 ? out(b, 1, batch).data_as<float>() : nullptr;
-        for (std::int64_t r = 0; r < rows; ++r) {
-          std::memcpy(x + r * 3, src + r * c, 3 * sizeof(float));
-          if (f != nullptr) std::memcpy(f + r * (c - 3), src + r * c + 3, static_cast<std::size_t>(c - 3) * sizeof(float));
-        }
+        Tensor xyz = out(b, 0, batch), features;
+        if (L.outputs.size() > 1) features = out(b, 1, batch);
+        ops::split_cpu(in(b, 0, batch), xyz, L.outputs.size() > 1 ? &features : nullptr);
         break;
       }
       case LayerKind::Havs: {

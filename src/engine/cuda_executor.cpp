@@ -13,6 +13,7 @@
 #include "engine/executor.h"
 #include "ops/group/group.h"
 #include "ops/mlp/mlp.h"
+#include "ops/split/split.h"
 
 namespace pointrt::engine {
 namespace {
@@ -235,16 +236,9 @@ class CudaExecutor final : public Executor {
     auto stream = reinterpret_cast<ops::StreamHandle>(s);
     switch (L.kind) {
       case LayerKind::Split: {
-        Tensor p = in(b, 0, batch), xyz = out(b, 0, batch);
-        const std::size_t rows = static_cast<std::size_t>(p.dim(0) * p.dim(1)), c = static_cast<std::size_t>(p.dim(2));
-        POINTRT_CUDA_CHECK(cudaMemcpy2DAsync(xyz.data(), 3 * sizeof(float), p.data(), c * sizeof(float),
-                                             3 * sizeof(float), rows, cudaMemcpyDeviceToDevice, s));
-        if (L.outputs.size() > 1) {
-          Tensor f = out(b, 1, batch);
-          POINTRT_CUDA_CHECK(cudaMemcpy2DAsync(f.data(), (c - 3) * sizeof(float),
-                                               static_cast<const char*>(p.data()) + 3 * sizeof(float), c * sizeof(float),
-                                               (c - 3) * sizeof(float), rows, cudaMemcpyDeviceToDevice, s));
-        }
+        Tensor xyz = out(b, 0, batch), features;
+        if (L.outputs.size() > 1) features = out(b, 1, batch);
+        ops::split_cuda(in(b, 0, batch), xyz, L.outputs.size() > 1 ? &features : nullptr, stream);
         break;
       }
       case LayerKind::Havs: {

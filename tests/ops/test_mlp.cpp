@@ -241,6 +241,56 @@ TEST(MlpCuda, MatchesCpuAtModelSizes) {
   }
 }
 
+TEST(MlpCuda, MatchesCpuOnSegmentedChains) {
+  POINTRT_REQUIRE_CUDA();
+  // A narrow chain with more layers than one fused launch takes (fused::kMaxLayers = 8): several fused segments
+  // through the workspace; and wide layers, one launch each.
+  expect_cuda_matches_cpu(random_matrix(300, 20, 7),
+                          random_layers({20, 32, 48, 16, 64, 8, 40, 24, 33, 17, 5, 9}, 8, true));
+  expect_cuda_matches_cpu(random_matrix(77, 64, 9), random_layers({64, 1500, 2000, 30}, 10, false));
+  // A single wide layer and a chain ending in a single channel (IA-SSD score heads).
+  expect_cuda_matches_cpu(random_matrix(1024, 128, 11), random_layers({128, 128, 1}, 12, false));
+  expect_cuda_matches_cpu(random_matrix(256, 256, 13), random_layers({256, 128, 3}, 14, false));
+}
+
+// Batch invariance: the summation order of a row depends on the layer widths only, so the rows of an R = 3M call
+// (the same M rows three times, as a batch of 3 identical frames) equal the R = M call bit for bit, for every
+// IA-SSD pointwise size and for row counts that are not multiples of any tile.
+TEST(MlpCuda, RowsAreBatchInvariant) {
+  POINTRT_REQUIRE_CUDA();
+  struct Case {
+    std::int64_t rows;
+    std::vector<std::int64_t> widths;
+  };
+  const std::vector<Case> cases{{4096, {96, 64}},       {1024, {256, 128}},          {1024, {128, 128, 1}},
+                                {512, {512, 256}},      {512, {256, 256, 1}},        {256, {256, 128, 3}},
+                                {256, {1536, 512}},     {256, {512, 256, 256, 3}},   {256, {512, 256, 256, 30}},
+                                {37, {5, 17, 3}},       {1, {300, 40}},              {13, {64, 1500, 2000, 30}}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("rows " + std::to_string(c.rows) + ", C0 " + std::to_string(c.widths[0]) + ", L " +
+                 std::to_string(c.widths.size() - 1));
+    const Tensor x = random_matrix(c.rows, c.widths[0], 15);
+    const auto layers = random_layers(c.widths, 16, false);
+    const Tensor one = run_cuda(x, layers);
+    const Tensor three = run_cuda(pointrt::testing::stack({x, x, x}).reshape({3 * c.rows, c.widths[0]}), layers);
+    const std::size_t bytes = one.nbytes();
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_EQ(std::memcmp(one.data(), static_cast<const char*>(three.data()) + k * bytes, bytes), 0)
+          << "copy " << k << " of the rows differs from the R = M call";
+    }
+    // And a different row offset: rows 1 .. M-1 alone equal the same rows of the full call.
+    if (c.rows > 1) {
+      const Tensor tail = run_cuda(
+          Tensor::from_vector(std::vector<float>(x.data_as<float>() + c.widths[0],
+                                                 x.data_as<float>() + c.rows * c.widths[0]),
+                              {c.rows - 1, c.widths[0]}),
+          layers);
+      EXPECT_EQ(std::memcmp(tail.data(), one.data_as<float>() + layers.back().weight.dim(0), tail.nbytes()), 0)
+          << "rows shifted by one differ";
+    }
+  }
+}
+
 TEST(MlpCuda, MatchesCpuOnRealKittiPoints) {
   POINTRT_REQUIRE_CUDA();
   POINTRT_REQUIRE_SHARED_DATA();
@@ -250,11 +300,20 @@ TEST(MlpCuda, MatchesCpuOnRealKittiPoints) {
 
 TEST(MlpCuda, BadWorkspaceIsRefused) {
   POINTRT_REQUIRE_CUDA();
-  const auto layers = random_layers({8, 16, 4}, 2, false);
+  // A narrow chain that runs as one fused launch needs no workspace; one run layer by layer needs it and refuses a
+  // missing or short one.
+  const auto small = random_layers({8, 16, 4}, 2, false);
+  EXPECT_EQ(ops::mlp_workspace_bytes(10, small), 0u);
+  const auto layers = random_layers({8, 3000, 4}, 2, false);
+  const std::size_t need = ops::mlp_workspace_bytes(10, layers);
+  EXPECT_GT(need, 0u);
   const DeviceLayers d(layers);
   Tensor x = Tensor::zeros({10, 8}, DType::F32, Device::CUDA);
   Tensor out = Tensor::zeros({10, 4}, DType::F32, Device::CUDA);
   expect_error([&] { ops::mlp_cuda(x, d.layers, out, nullptr, 0, nullptr); }, {"mlp: workspace of 0 bytes"});
+  pointrt::testing::GuardedWorkspace short_ws(need - 256);
+  expect_error([&] { ops::mlp_cuda(x, d.layers, out, short_ws.get(), short_ws.size(), nullptr); },
+               {"mlp: workspace of " + std::to_string(need - 256) + " bytes"});
 }
 
 #endif  // POINTRT_WITH_CUDA

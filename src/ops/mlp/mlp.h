@@ -6,11 +6,12 @@
 // W_j = layers[j].weight f32 [C{j+1}, Cj] (PyTorch nn.Linear layout, BatchNorm already folded in), b_j =
 // layers[j].bias f32 [C{j+1}], act_j = ReLU when layers[j].relu, else identity. L >= 1.
 // All tensors on the device of the entry point (host for mlp_cpu, CUDA for mlp_cuda). The weights must be finite.
-// Summation order is fixed for a given shape (no atomics; the CUDA kernel's in-block split-K sums its partial tiles
-// in a fixed order): two runs give bit-identical outputs. CPU and CUDA agree to float32 rounding (different
+// Summation order is fixed (no atomics): two runs give bit-identical outputs. CUDA is batch invariant: the order of
+// every output depends on the layer widths only (see mlp.cu), so a row's outputs do not depend on R or on the other
+// rows (a frame gives the same bits at batch 1 and batch 8). CPU and CUDA agree to float32 rounding (different
 // summation order), not bit for bit.
-// CPU: Eigen GEMMs over row blocks spread with core::parallel_for. CUDA: see mlp.cu; workspace from
-// mlp_workspace_bytes(R, layers).
+// CPU: Eigen GEMMs over row blocks spread with core::parallel_for. CUDA: see mlp.cu (one fused launch for narrow
+// chains, one launch per layer otherwise); workspace from mlp_workspace_bytes(R, layers), zero for a fused chain.
 #pragma once
 
 #include <cstddef>
