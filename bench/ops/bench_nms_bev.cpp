@@ -1,4 +1,4 @@
-// NMSBEV on CUDA, batch 1 and 8, N = 256 and 4096 candidates (all above the score threshold). Names:
+// NMSBEV on CUDA, batch 1 and 8, N = 256, 1024 (batch 1) and 4096 candidates (all above the score threshold). Names:
 //   BM_NMSBEV_Clustered/<N>/<B>: jittered copies of the ground truth of KITTI frame b % 6 (frame 0 has one object,
 //     so ~90% of the boxes sit in one cluster): the worst case.
 //   BM_NMSBEV_Scene/<N>/<B>: a realistic pre-NMS set: ~N/16 objects (the frame's real boxes plus car / pedestrian /
@@ -145,11 +145,13 @@ void BM_NMSBEV_Scene(benchmark::State& state) { run_nms(state, true); }
 
 BENCHMARK(BM_NMSBEV_Clustered)->Apply(pointrt::bench::device_timed)
     ->Args({256, 1})
+    ->Args({1024, 1})
     ->Args({4096, 1})
     ->Args({256, 8})
     ->Args({4096, 8});
 BENCHMARK(BM_NMSBEV_Scene)->Apply(pointrt::bench::device_timed)
     ->Args({256, 1})
+    ->Args({1024, 1})
     ->Args({4096, 1})
     ->Args({256, 8})
     ->Args({4096, 8});

@@ -19,6 +19,10 @@
 #include "pointrt/error.h"
 #include "support/test_data.h"
 
+#ifdef POINTRT_WITH_CUDA
+#include "core/cuda_utils.h"
+#endif
+
 using namespace pointrt;
 using pointrt::ops::NmsBevParams;
 
@@ -637,6 +641,19 @@ TEST(NmsBevAlgorithm, PrunedMaskAndBlockScanMatchReference) {
 
 namespace {
 
+// Boxes along a line, each overlapping its neighbours, scores shuffled: long suppression chains inside and across
+// 64-rank blocks (first[first[j]] != -1 most of the time).
+Input chain_input(int n, float step) {
+  std::vector<float> rows, scores;
+  for (int i = 0; i < n; ++i) {
+    const auto b = box(step * static_cast<float>(i), 0.f, 1.f, 1.f, 0.05f * static_cast<float>(i % 5));
+    rows.insert(rows.end(), b.begin(), b.end());
+    scores.push_back(1.f - 0.001f * static_cast<float>((i * 37) % n));
+  }
+  return make_input({rows}, {scores});
+}
+
+
 // Runs CUDA with guarded buffers and compares with the CPU reference: nums, rows and scores bit-exact.
 void expect_cuda_matches_cpu(const Input& in, const NmsBevParams& p, const std::string& what) {
   SCOPED_TRACE(what);
@@ -654,10 +671,19 @@ void expect_cuda_matches_cpu(const Input& in, const NmsBevParams& p, const std::
     std::memset(junk_s.data(), 0x5a, junk_s.nbytes());
     d_os.tensor().copy_from(junk_s);
   }
+  {
+    Tensor junk_n = Tensor::empty({b}, DType::I32);
+    std::memset(junk_n.data(), 0x5a, junk_n.nbytes());
+    d_on.tensor().copy_from(junk_n);
+  }
   pointrt::testing::GuardedWorkspace ws(pointrt::ops::nms_bev_workspace_bytes(b, n, p));
+  // A non-blocking stream (no implicit ordering with the legacy stream); the workspace is dirtied on it first.
+  pointrt::core::Stream stream;
+  if (ws.get() != nullptr) POINTRT_CUDA_CHECK(cudaMemsetAsync(ws.get(), 0x5a, ws.size(), stream.get()));
   for (int rep = 0; rep < 2; ++rep) {  // twice: deterministic, and a reused workspace gives the same result
     pointrt::ops::nms_bev_cuda(d_boxes.tensor(), d_scores.tensor(), d_ob.tensor(), d_os.tensor(), d_on.tensor(), p,
-                               ws.get(), ws.size(), nullptr);
+                               ws.get(), ws.size(), stream.get());
+    stream.synchronize();
     const Tensor nums = d_on.to_host(), boxes = d_ob.to_host(), scores = d_os.to_host();
     EXPECT_EQ(pointrt::testing::compare_exact_i32(ref.nums, nums), "") << "rep " << rep;
     EXPECT_EQ(std::memcmp(ref.boxes.data(), boxes.data(), boxes.nbytes()), 0) << "rows differ, rep " << rep;
@@ -745,6 +771,100 @@ TEST(NmsBevCuda, RandomAndAdversarialMatchCpu) {
   }
   // Empty input.
   expect_cuda_matches_cpu({Tensor::empty({2, 0, 8}, DType::F32), Tensor::empty({2, 0}, DType::F32)}, p, "N=0");
+}
+
+// Small N (the model's N = 256 up to 512) at B = 1 and B > 1 with the adversarial cases: ties, NaN / inf scores,
+// degenerate boxes, all suppressed, nothing passing, P binding, pre_max; non-blocking stream, garbage-prefilled
+// outputs, guard regions (expect_cuda_matches_cpu). These shapes were also the fast path's test set (nms_bev.cu).
+TEST(NmsBevCuda, SmallNAdversarialMatchCpu) {
+  POINTRT_REQUIRE_CUDA();
+  NmsBevParams p;
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  if (pointrt::testing::shared_data_missing().empty()) {
+    expect_cuda_matches_cpu(kitti_jittered(1, 256, 11), p, "kitti B=1 N=256");
+    expect_cuda_matches_cpu(kitti_jittered(8, 256, 12), p, "kitti B=8 N=256");
+    expect_cuda_matches_cpu(kitti_jittered(1, 512, 13), p, "kitti B=1 N=512");
+    expect_cuda_matches_cpu(kitti_jittered(6, 512, 14), p, "kitti B=6 N=512");
+    expect_cuda_matches_cpu(kitti_jittered(2, 300, 15), p, "kitti B=2 N=300");
+  }
+  expect_cuda_matches_cpu(random_input(1, 256, 40, 6.f), p, "random B=1 N=256, many ties");
+  expect_cuda_matches_cpu(random_input(5, 256, 41, 12.f), p, "random B=5 N=256, many ties");
+  expect_cuda_matches_cpu(random_input(2, 512, 42, 20.f), p, "random B=2 N=512, many ties");
+  for (int n : {1, 2, 31, 63, 64, 65, 127, 129, 300, 511}) {
+    expect_cuda_matches_cpu(random_input(2, n, 43 + static_cast<std::uint64_t>(n), 5.f), p,
+                            "random N=" + std::to_string(n));
+  }
+  expect_cuda_matches_cpu(chain_input(256, 0.7f), p, "chain N=256");
+  expect_cuda_matches_cpu(chain_input(512, 0.45f), p, "chain N=512");
+  expect_cuda_matches_cpu(chain_input(400, 0.2f), p, "chain N=400, step 0.2");
+  {
+    NmsBevParams q;
+    q.max_out = 37;
+    expect_cuda_matches_cpu(random_input(3, 500, 44, 30.f), q, "P binds inside a 64-rank block");
+    q.max_out = 1;
+    expect_cuda_matches_cpu(random_input(2, 256, 45, 30.f), q, "P = 1");
+    q = NmsBevParams{};
+    q.pre_max = 100;
+    expect_cuda_matches_cpu(random_input(2, 400, 46, 40.f), q, "pre_max 100");
+    q.pre_max = 0;
+    q.max_out = 500;
+    expect_cuda_matches_cpu(random_input(2, 512, 47, 60.f), q, "pre_max 0, P 500");
+    q.max_out = 512;
+    expect_cuda_matches_cpu(random_input(2, 512, 52, 80.f), q, "P = N = 512");
+    q = NmsBevParams{};
+    q.iou_threshold = 0.f;
+    expect_cuda_matches_cpu(random_input(2, 512, 48, 15.f), q, "iou threshold 0");
+    q.iou_threshold = 0.5f;
+    expect_cuda_matches_cpu(random_input(2, 512, 49, 6.f), q, "iou threshold 0.5");
+  }
+  // All identical boxes and scores (everything after index 0 suppressed), at N = 256 and the maximum.
+  for (int n : {256, 512}) {
+    std::vector<float> rows, scores;
+    for (int i = 0; i < n; ++i) {
+      const auto b = box(1, 2, 3, 1, 0.5f);
+      rows.insert(rows.end(), b.begin(), b.end());
+      scores.push_back(0.5f);
+    }
+    expect_cuda_matches_cpu(make_input({rows, rows}, {scores, scores}), p, "all suppressed N=" + std::to_string(n));
+  }
+  // Equal scores, disjoint boxes: order purely by index, P binds at the maximum N.
+  {
+    std::vector<float> rows, scores;
+    for (int i = 0; i < 512; ++i) {
+      const auto b = box(static_cast<float>(i % 32) * 3.f, static_cast<float>(i / 32) * 3.f, 1, 1, 0.1f * i);
+      rows.insert(rows.end(), b.begin(), b.end());
+      scores.push_back(0.25f);
+    }
+    expect_cuda_matches_cpu(make_input({rows}, {scores}), p, "equal scores disjoint N=512 (P binds)");
+  }
+  // No candidate passes the threshold; one item without candidates in a batch.
+  {
+    const Input r = random_input(3, 256, 50);
+    std::vector<float> low(3 * 256, 0.05f);
+    expect_cuda_matches_cpu({r.boxes, Tensor::from_vector(low, {3, 256})}, p, "none passing");
+    for (int i = 256; i < 3 * 256; ++i) low[static_cast<std::size_t>(i)] = r.scores.data_as<float>()[i];
+    expect_cuda_matches_cpu({r.boxes, Tensor::from_vector(low, {3, 256})}, p, "item 0 without candidates");
+  }
+  // NaN / inf scores, degenerate boxes (zero / negative / NaN / inf sizes and coordinates), signed zeros.
+  for (int n : {256, 512}) {
+    Input r = random_input(2, n, 51 + static_cast<std::uint64_t>(n), 4.f);
+    float* s = r.scores.data_as<float>();
+    float* bx = r.boxes.data_as<float>();
+    for (int i = 0; i < 2 * n; i += 7) s[i] = nan;
+    for (int i = 1; i < 2 * n; i += 17) s[i] = inf;
+    for (int i = 2; i < 2 * n; i += 19) s[i] = -inf;
+    for (int i = 5; i < 2 * n; i += 13) s[i] = (i % 2 == 0) ? -0.f : 0.f;
+    for (int i = 3; i < 2 * n; i += 11) bx[i * 8 + 3] = 0.f;
+    for (int i = 4; i < 2 * n; i += 23) bx[i * 8 + 4] = -1.f;
+    for (int i = 6; i < 2 * n; i += 29) bx[i * 8 + 0] = nan;
+    for (int i = 8; i < 2 * n; i += 31) bx[i * 8 + 6] = inf;
+    for (int i = 9; i < 2 * n; i += 37) bx[i * 8 + 1] = -inf;
+    NmsBevParams q;
+    q.score_threshold = 0.f;
+    expect_cuda_matches_cpu(r, q, "NaN/inf scores, degenerate boxes, signed zeros, N=" + std::to_string(n));
+    q.score_threshold = -inf;
+    expect_cuda_matches_cpu(r, q, "threshold -inf, N=" + std::to_string(n));
+  }
 }
 
 TEST(NmsBevCuda, BadWorkspaceAndDeviceAreErrors) {
