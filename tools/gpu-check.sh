@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# On a GPU machine: build for its architecture, run every test (GPU tests included) and every benchmark, and write
-# the results to OUT_DIR (default ./gpu-results): ctest.log, bench_<op>.json and benchmarks.md (the table for
-# docs/benchmarks.md). Usage: tools/gpu-check.sh [OUT_DIR] [ARCH]   (ARCH default: 90 = H100/H200)
+# On a GPU machine: build for its architecture, run every test (GPU tests included), every operator benchmark and the
+# end-to-end benchmark and profile of the shipped model, and write the results to OUT_DIR (default ./gpu-results):
+# ctest.log, bench_<op>.json, benchmarks.md (the operator table for docs/benchmarks.md), e2e_b<B>.{txt,json},
+# profile.{txt,json}. Usage: tools/gpu-check.sh [OUT_DIR] [ARCH]   (ARCH default: 90 = H100/H200)
 set -uo pipefail
 out=${1:-gpu-results}
 arch=${2:-90}
@@ -21,4 +22,15 @@ for b in build-gpu/bench/bench_*; do
     > "$out/$name.txt" 2>&1 || { echo "$name failed:"; tail -20 "$out/$name.txt"; }
 done
 python3 bench/report.py "$out"/bench_*.json > "$out/benchmarks.md" 2>/dev/null && cat "$out/benchmarks.md"
+# End to end: the shipped model on the sample frame (points on the device -> boxes on the device), and its profile.
+model="--config models/iassd_hvcsx2_kitti.json --weights models/iassd_hvcsx2_kitti_random.safetensors --device cuda"
+for b in 1 8 32; do
+  build-gpu/bin/pointrt bench $model --max-batch $b --batch $b --iterations 500 --warmup 50 \
+    --json "$out/e2e_b$b.json" data/sample/kitti_000003.bin > "$out/e2e_b$b.txt" 2>&1
+done
+build-gpu/bin/pointrt bench $model --no-graph --iterations 500 --warmup 50 --json "$out/e2e_b1_nograph.json" \
+  data/sample/kitti_000003.bin > "$out/e2e_b1_nograph.txt" 2>&1
+build-gpu/bin/pointrt profile $model --iterations 200 --warmup 20 --json "$out/profile.json" \
+  data/sample/kitti_000003.bin > "$out/profile.txt" 2>&1
+cat "$out"/e2e_b*.txt "$out/profile.txt"
 exit $rc

@@ -1,7 +1,9 @@
 // Fused set-abstraction grouper (gather -> MLP -> max-pool) at the sizes of the eight groupers of IA-SSD hvcsx2
 // (SA1 M=4096, SA2 M=1024, SA3 M=512, vote SA M=256; K 16 and 32), batch 1 and 8, on real KITTI xyz with strided
 // centres, pseudo-random valid neighbour indices and random (Kaiming-scaled) weights. Counters: GMAC per call and
-// TFLOP/s at the median (2 FLOP per MAC). BM_SaMlp_All8 runs the eight groupers as one captured graph.
+// TFLOP/s at the median (2 FLOP per MAC). BM_SaMlp_All8 runs the eight groupers as one captured graph. BM_SaMlp uses
+// the automatic path; BM_SaMlpSimt forces the FP32 SIMT kernel and BM_SaMlpTc/<grouper>/cfg<i> the tensor-core
+// kernel with tile shape i (for tuning the shape choice; a shape that does not fit falls back to the automatic one).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -13,6 +15,7 @@
 #include "bench_util.h"
 #include "core/cuda_utils.h"
 #include "ops/sa_mlp/sa_mlp.h"
+#include "ops/sa_mlp/sa_mlp_path.h"
 
 namespace {
 
@@ -114,6 +117,14 @@ void BM_SaMlp(benchmark::State& state, const Grouper& g) {
   report(state, macs(g, batch));
 }
 
+void BM_SaMlpForced(benchmark::State& state, const Grouper& g, pointrt::ops::detail::SaMlpPath path, int cfg) {
+  pointrt::ops::detail::sa_mlp_force_path(path);
+  pointrt::ops::detail::sa_mlp_force_tc_config(cfg);
+  BM_SaMlp(state, g);
+  pointrt::ops::detail::sa_mlp_force_path(pointrt::ops::detail::SaMlpPath::Auto);
+  pointrt::ops::detail::sa_mlp_force_tc_config(-1);
+}
+
 void BM_SaMlp_All8(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   std::vector<std::unique_ptr<Call>> calls;
@@ -137,6 +148,24 @@ const bool registered = [] {
         ->ArgNames({"batch"})
         ->Arg(1)
         ->Arg(8);
+    benchmark::RegisterBenchmark((std::string("BM_SaMlpSimt/") + g.name).c_str(),
+                                 [&g](benchmark::State& st) {
+                                   BM_SaMlpForced(st, g, pointrt::ops::detail::SaMlpPath::Simt, -1);
+                                 })
+        ->Apply(pointrt::bench::device_timed)
+        ->ArgNames({"batch"})
+        ->Arg(1)
+        ->Arg(8);
+    for (int cfg = 0; cfg < pointrt::ops::detail::sa_mlp_tc_config_count(); ++cfg) {
+      benchmark::RegisterBenchmark((std::string("BM_SaMlpTc/") + g.name + "/cfg" + std::to_string(cfg)).c_str(),
+                                   [&g, cfg](benchmark::State& st) {
+                                     BM_SaMlpForced(st, g, pointrt::ops::detail::SaMlpPath::TensorCore, cfg);
+                                   })
+          ->Apply(pointrt::bench::device_timed)
+          ->ArgNames({"batch"})
+          ->Arg(1)
+          ->Arg(8);
+    }
   }
   return true;
 }();

@@ -32,8 +32,18 @@ enum class Target {
 const char* target_name(Target target);      // "auto", "cpu", "cuda"
 Target parse_target(const std::string& name);  // throws Error listing the accepted names
 
+// Arithmetic of a plan. Inputs, outputs and activations are float32 either way.
+enum class Precision {
+  FP32,    // float32 everywhere (the reference arithmetic; what the parity tests hold to FP32 tolerances)
+  TF32x3,  // the fused grouper MLPs on tensor cores with 3xTF32 error compensation (CUDA, sm_80+): faster, with about
+           // 10x the float32 rounding error in those layers; everything else as FP32. CPU plans compute FP32.
+};
+const char* precision_name(Precision precision);         // "fp32", "tf32x3"
+Precision parse_precision(const std::string& name);      // throws Error listing the accepted names
+
 struct BuildOptions {
   Target target = Target::Auto;
+  Precision precision = Precision::FP32;
   int max_batch = 1;                // 1..1024
   bool keep_intermediates = false;  // no activation memory reuse: every layer's output stays readable (debugging)
 };

@@ -26,6 +26,14 @@ Target parse_target(const std::string& name) {
   fail("device", "unknown device '" + name + "' (expected auto, cpu or cuda)");
 }
 
+const char* precision_name(Precision precision) { return precision == Precision::TF32x3 ? "tf32x3" : "fp32"; }
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::FP32;
+  if (name == "tf32x3") return Precision::TF32x3;
+  fail("precision", "unknown precision '" + name + "' (expected fp32 or tf32x3)");
+}
+
 namespace engine {
 
 Plan make_plan(PlanData data) {
@@ -114,8 +122,9 @@ std::string Plan::describe() const {
       outs += (outs.empty() ? "" : ", ") + t.name + " " + shape_string(t.shape);
     }
     std::string widths;
+    if (L.attrs.contains("math") && L.attrs["math"] != "fp32") widths += " [" + L.attrs["math"].get<std::string>() + "]";
     if (!L.dense.empty()) {
-      widths = " mlp " + std::to_string(d.net.weights[static_cast<std::size_t>(L.dense[0].weight)].value.dim(1));
+      widths += " mlp " + std::to_string(d.net.weights[static_cast<std::size_t>(L.dense[0].weight)].value.dim(1));
       for (const auto& dr : L.dense) widths += "->" + std::to_string(d.net.weights[static_cast<std::size_t>(dr.weight)].value.dim(0));
     }
     s += fmt::format("  {:<24} {:<15} {:<13} -> {}{}\n", L.name, engine::layer_kind_name(L.kind), L.group, outs, widths);

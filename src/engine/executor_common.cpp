@@ -35,6 +35,7 @@ std::vector<BoundLayer> bind_layers(const Network& net) {
         case LayerKind::SaMlp:
           b.sa.mask_empty = L.attrs.at("mask_empty").get<bool>();
           b.sa.channel_offset = attr_i(L, "channel_offset");
+          b.sa.math = L.attrs.value("math", std::string("fp32")) == "tf32x3" ? ops::SaMlpMath::Tf32x3 : ops::SaMlpMath::Fp32;
           break;
         case LayerKind::Vote:
           for (std::size_t a = 0; a < 3; ++a) b.vote.max_translation[a] = L.attrs.at("max_translation").at(a).get<float>();

@@ -176,6 +176,9 @@ void check_layer(const Network& net, const Layer& L) {
       c.require(off + width <= o->shape[1], "channel slice [" + std::to_string(off) + ", " + std::to_string(off + width) +
                                                 ") exceeds the output's " + std::to_string(o->shape[1]) + " channels");
       c.require(L.attrs.contains("mask_empty") && L.attrs["mask_empty"].is_boolean(), "attribute 'mask_empty' missing");
+      if (L.attrs.contains("math")) {
+        c.require(L.attrs["math"] == "fp32" || L.attrs["math"] == "tf32x3", "attribute 'math' must be \"fp32\" or \"tf32x3\"");
+      }
       for (const DenseRef& d : L.dense) c.require(d.relu, "every grouper MLP layer must have ReLU");
       break;
     }

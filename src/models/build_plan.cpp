@@ -27,7 +27,7 @@ Plan Plan::build(const std::string& config_path, const std::string& weights_path
   const models::iassd::IassdWeights weights = models::iassd::load_weights(config, weights_path);
 
   engine::PlanData data;
-  data.net = models::iassd::build_network(config, weights);
+  data.net = models::iassd::build_network(config, weights, precision_name(options.precision));
   data.max_batch = options.max_batch;
   data.keep_intermediates = options.keep_intermediates;
   Target target = options.target;

@@ -136,6 +136,11 @@ TEST(CliDetect, BuildInspectThenKittiLabelsForADirectory) {
   EXPECT_TRUE(contains(i.output, "vote_sa.grouper1.mlp")) << i.output;
   EXPECT_TRUE(contains(i.output, "mlp 259->256->512->1024")) << i.output;
   EXPECT_TRUE(contains(i.output, "max batch   2")) << i.output;
+  const CliRun tf = run_cli("build " + model_args() + " --device cpu --precision tf32x3 --out " + q(dir + "/tf.ptplan"));
+  ASSERT_EQ(tf.code, 0) << tf.output;
+  EXPECT_TRUE(contains(run_cli("inspect " + q(dir + "/tf.ptplan")).output, "[tf32x3] mlp 259->256->512->1024"));
+  const CliRun badp = run_cli("build " + model_args() + " --precision int4 --out " + q(dir + "/x.ptplan"));
+  EXPECT_NE(badp.code, 0);
   const CliRun ij = run_cli("inspect --json " + q(plan));
   EXPECT_TRUE(contains(ij.output, "\"kind\": \"sa_mlp\"")) << ij.output;
 

@@ -275,3 +275,31 @@ TEST(EngineCuda, OverrideForcesAnIntermediate) {
   POINTRT_REQUIRE_CUDA();
   check_override(pointrt::engine::PlanTarget::CUDA);
 }
+
+// A TF32x3 plan runs its fused groupers on tensor cores: SA1's concatenation (exact indices in, MLP out) stays within
+// 1e-4 of the scale of the FP32 plan's, and the plan still finds boxes.
+TEST(EngineCuda, Tf32x3PlanIsCloseToFp32) {
+  POINTRT_REQUIRE_CUDA();
+  auto plan_for = [](pointrt::Precision precision) {
+    pointrt::BuildOptions o;
+    o.target = Target::CUDA;
+    o.precision = precision;
+    o.keep_intermediates = true;
+    return Plan::build(pointrt::testing::source_path("models/iassd_hvcsx2_kitti.json"),
+                       pointrt::testing::source_path("models/iassd_hvcsx2_kitti_random.safetensors"), o);
+  };
+  Engine fp32(plan_for(pointrt::Precision::FP32)), tf32(plan_for(pointrt::Precision::TF32x3));
+  EXPECT_NE(tf32.plan().describe().find("[tf32x3]"), std::string::npos);
+  const Tensor points = kitti_points(fp32, {pointrt::testing::source_path("data/sample/kitti_000003.bin")});
+  run(fp32, points);
+  const Out t = run(tf32, points);
+  EXPECT_GT(t.nums.data_as<std::int32_t>()[0], 0);
+  const Tensor a = fp32.intermediate("sa1.concat", 1), b = tf32.intermediate("sa1.concat", 1);
+  double max_abs = 0, scale = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    max_abs = std::max(max_abs, static_cast<double>(std::fabs(a.data_as<float>()[i] - b.data_as<float>()[i])));
+    scale = std::max(scale, static_cast<double>(std::fabs(a.data_as<float>()[i])));
+  }
+  EXPECT_GT(max_abs, 0.0) << "the TF32x3 plan computed exactly what the FP32 plan did: is the precision ignored?";
+  EXPECT_LE(max_abs, 1e-4 * std::max(1.0, scale));
+}

@@ -2,7 +2,8 @@
 // brute-force oracle (random inputs and real KITTI frames with ball-query neighbours), validation errors by message,
 // the empty-ball mask and the output slice, thread-count invariance, and the CUDA kernel against the CPU reference
 // at the IA-SSD grouper sizes (guard regions, garbage-filled outputs, batch > 1, bad indices through `error`, two runs
-// bit-identical).
+// bit-identical); both CUDA paths (3xTF32 tensor cores and FP32 SIMT) forced in turn, every tensor-core tile shape
+// bit-identical to the others, and batch invariance (B = 3 rows bit-identical to B = 1).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "core/parallel.h"
 #include "ops/ops_test_util.h"
 #include "ops/sa_mlp/sa_mlp.h"
+#include "ops/sa_mlp/sa_mlp_path.h"
 #include "pointrt/error.h"
 #include "support/test_data.h"
 
@@ -408,6 +410,8 @@ TEST(SaMlp, BadShapesAreRefused) {
 // 259 -> 256 -> 512 -> 1024, 5.9 GMAC), one frame, on however many threads this machine has.
 #ifdef POINTRT_WITH_CUDA
 
+#include <cuda_runtime.h>
+
 namespace {
 
 struct DeviceLayers {
@@ -468,6 +472,13 @@ void expect_cuda_matches_cpu(const Inputs& in, const SaMlpParams& p, std::int64_
     if (want.data_as<float>()[i] != kSentinel) scale = std::max(scale, std::fabs(want.data_as<float>()[i]));
   }
   EXPECT_EQ(pointrt::testing::compare_close_f32(want, got, 1e-4f * std::max(scale, 1.f), 1e-4f), "");
+  double worst = 0;  // informational: largest |cuda - cpu| relative to the output scale
+  for (std::int64_t i = 0; i < want.numel(); ++i) {
+    worst = std::max(worst, std::fabs(static_cast<double>(got.data_as<float>()[i]) - want.data_as<float>()[i]));
+  }
+  std::printf("[sa_mlp] K %lld widths %lld->%lld: max|cuda - cpu| = %.3g = %.3g of max|cpu| %.3g\n",
+              static_cast<long long>(in.idx.dim(2)), static_cast<long long>(in.layers.front().weight.dim(1)),
+              static_cast<long long>(in.cl()), worst, worst / std::max(scale, 1e-30f), static_cast<double>(scale));
 }
 
 }  // namespace
@@ -582,6 +593,208 @@ TEST(SaMlpCuda, BadArgumentsAreRefused) {
         ops::sa_mlp_cuda(xyz, &feats_big, q, idx64, cnt, dbig.layers, out_big, p, err, ws.get(), ws.size(), nullptr);
       },
       {"sa_mlp: K = 64 with MLP widths up to 1024 does not fit the shared memory of the fused CUDA kernel"});
+}
+
+namespace {
+
+using pointrt::ops::detail::SaMlpPath;
+
+// Restores the automatic path and tile shape on scope exit.
+struct ForcePath {
+  explicit ForcePath(SaMlpPath path, int tc_config = -1) {
+    ops::detail::sa_mlp_force_path(path);
+    ops::detail::sa_mlp_force_tc_config(tc_config);
+  }
+  ~ForcePath() {
+    ops::detail::sa_mlp_force_path(SaMlpPath::Auto);
+    ops::detail::sa_mlp_force_tc_config(-1);
+  }
+  ForcePath(const ForcePath&) = delete;
+  ForcePath& operator=(const ForcePath&) = delete;
+};
+
+bool device_has_tensor_cores() {
+  int dev = 0, major = 0;
+  return cudaGetDevice(&dev) == cudaSuccess &&
+         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 8;
+}
+
+// Item b of a batched input as a batch of one (same features, indices and weights).
+Inputs item_of(const Inputs& in, std::int64_t b) {
+  auto slice = [b](const Tensor& t) {
+    Shape shape = t.shape();
+    shape[0] = 1;
+    Tensor out = Tensor::zeros(shape, t.dtype());
+    const std::size_t bytes = out.nbytes();
+    std::memcpy(out.data(), static_cast<const char*>(t.data()) + static_cast<std::size_t>(b) * bytes, bytes);
+    return out;
+  };
+  Inputs one;
+  one.xyz = slice(in.xyz);
+  one.has_feats = in.has_feats;
+  if (in.has_feats) one.feats = slice(in.feats);
+  one.centres = slice(in.centres);
+  one.idx = slice(in.idx);
+  one.cnt = slice(in.cnt);
+  one.layers = in.layers;
+  return one;
+}
+
+// The widths of the eight IA-SSD groupers (K, C, hidden).
+struct GrouperShape {
+  std::int64_t k, c;
+  std::vector<std::int64_t> hidden;
+};
+const std::vector<GrouperShape> kGrouperShapes{
+    {16, 1, {16, 16, 32}},    {32, 1, {32, 32, 64}},     {16, 64, {64, 64, 128}},   {32, 64, {64, 96, 128}},
+    {16, 128, {128, 128, 256}}, {32, 128, {128, 256, 256}}, {16, 256, {256, 256, 512}}, {32, 256, {256, 512, 1024}}};
+
+}  // namespace
+
+// With math = Tf32x3, on sm_80+ every IA-SSD grouper takes the tensor-core path; with the default Fp32 the SIMT one.
+TEST(SaMlpCuda, TensorCorePathIsChosenAtTheGrouperSizes) {
+  POINTRT_REQUIRE_CUDA();
+  if (!device_has_tensor_cores()) GTEST_SKIP() << "no sm_80+ device";
+  for (const GrouperShape& g : kGrouperShapes) {
+    std::vector<std::int64_t> widths{3 + g.c};
+    widths.insert(widths.end(), g.hidden.begin(), g.hidden.end());
+    const auto layers = random_layers(widths, 1);
+    EXPECT_EQ(ops::detail::sa_mlp_path(g.k, layers, ops::SaMlpMath::Tf32x3), SaMlpPath::TensorCore)
+        << "K " << g.k << " C " << g.c;
+    EXPECT_EQ(ops::detail::sa_mlp_path(g.k, layers), SaMlpPath::Simt) << "K " << g.k << " C " << g.c;
+  }
+  // Other K and chains that do not fit fall back to SIMT.
+  EXPECT_EQ(ops::detail::sa_mlp_path(5, random_layers({6, 16, 8}, 1), ops::SaMlpMath::Tf32x3), SaMlpPath::Simt);
+  EXPECT_EQ(ops::detail::sa_mlp_path(24, random_layers({6, 16, 8}, 1), ops::SaMlpMath::Tf32x3), SaMlpPath::Simt);
+  {
+    const ForcePath force(SaMlpPath::Simt);
+    EXPECT_EQ(ops::detail::sa_mlp_path(16, random_layers({6, 16, 8}, 1)), SaMlpPath::Simt);
+  }
+}
+
+// Both paths forced in turn at every grouper width (fewer centres than the network, batch 2, empty balls, slices).
+TEST(SaMlpCuda, BothPathsMatchCpuAtGrouperWidths) {
+  POINTRT_REQUIRE_CUDA();
+  const bool tc = device_has_tensor_cores();
+  for (const GrouperShape& g : kGrouperShapes) {
+    const Inputs in = small_inputs(2, 400, 37, g.k, g.c, g.hidden, 71 + static_cast<std::uint64_t>(g.k + g.c));
+    for (SaMlpPath path : {SaMlpPath::Simt, SaMlpPath::TensorCore}) {
+      if (path == SaMlpPath::TensorCore && !tc) continue;
+      SCOPED_TRACE("K=" + std::to_string(g.k) + " C=" + std::to_string(g.c) +
+                   (path == SaMlpPath::Simt ? " simt" : " tensor cores"));
+      const ForcePath force(path);
+      SaMlpParams p;
+      p.channel_offset = 3;
+      p.mask_empty = g.k == 16;
+      expect_cuda_matches_cpu(in, p, in.cl() + 4);
+    }
+  }
+}
+
+// Every tensor-core tile shape that fits gives bit-identical outputs (the summation order does not depend on it),
+// and K = 64 (one group per warp) works too.
+TEST(SaMlpCuda, TensorCoreTileShapesAreBitIdentical) {
+  POINTRT_REQUIRE_CUDA();
+  if (!device_has_tensor_cores()) GTEST_SKIP() << "no sm_80+ device";
+  for (const GrouperShape& g : {kGrouperShapes[1], kGrouperShapes[4], kGrouperShapes[7],
+                                GrouperShape{64, 20, {48, 40, 72}}}) {
+    SCOPED_TRACE("K=" + std::to_string(g.k) + " C=" + std::to_string(g.c));
+    const Inputs in = small_inputs(2, 300, 45, g.k, g.c, g.hidden, 83);
+    SaMlpParams p;
+    p.channel_offset = 1;
+    Tensor reference;
+    {
+      const ForcePath force(SaMlpPath::TensorCore);
+      reference = run_cuda(in, p, in.cl() + 1).first;
+      if (g.k == 64) expect_cuda_matches_cpu(in, p, in.cl() + 1);
+    }
+    for (int cfg = 0; cfg < ops::detail::sa_mlp_tc_config_count(); ++cfg) {
+      const ForcePath force(SaMlpPath::TensorCore, cfg);
+      EXPECT_TRUE(bit_identical(reference, run_cuda(in, p, in.cl() + 1).first)) << "tile shape " << cfg;
+    }
+  }
+}
+
+// Batch invariance: the rows of a B = 3 call equal three B = 1 calls bit for bit (real frames, ball-query
+// neighbours, empty balls in items 1 and 2), at four grouper sizes, on the automatic path and on both forced paths.
+TEST(SaMlpCuda, BatchOfThreeEqualsThreeSingleFramesBitForBit) {
+  POINTRT_REQUIRE_CUDA();
+  POINTRT_REQUIRE_SHARED_DATA();
+  struct Case {
+    std::size_t n;
+    std::int64_t m;
+    float r;
+    int k;
+    std::int64_t c;
+    std::vector<std::int64_t> widths;
+  };
+  for (const Case& cs : {Case{16384, 4096, 0.2f, 16, 1, {4, 16, 16, 32}}, Case{4096, 1024, 1.6f, 32, 64, {67, 64, 96, 128}},
+                         Case{1024, 512, 1.6f, 16, 128, {131, 128, 128, 256}},
+                         Case{512, 256, 6.4f, 32, 256, {259, 256, 512, 1024}}}) {
+    const Inputs batch = real_inputs({0, 1, 2}, cs.n, cs.m, cs.r, cs.k, cs.c, cs.widths, true);
+    for (SaMlpPath path : {SaMlpPath::Auto, SaMlpPath::Simt, SaMlpPath::TensorCore}) {
+      if (path == SaMlpPath::TensorCore && !device_has_tensor_cores()) continue;
+      SCOPED_TRACE("M=" + std::to_string(cs.m) + " K=" + std::to_string(cs.k) + " path " +
+                   std::to_string(static_cast<int>(path)));
+      const ForcePath force(path);
+      SaMlpParams p;
+      p.channel_offset = 2;
+      const std::int64_t ctot = batch.cl() + 3;
+      const Tensor all = run_cuda(batch, p, ctot).first;
+      const std::size_t item_bytes = all.nbytes() / 3;
+      for (std::int64_t b = 0; b < 3; ++b) {
+        const Tensor one = run_cuda(item_of(batch, b), p, ctot).first;
+        ASSERT_EQ(one.nbytes(), item_bytes);
+        EXPECT_EQ(std::memcmp(one.data(), static_cast<const char*>(all.data()) + static_cast<std::size_t>(b) * item_bytes,
+                              item_bytes),
+                  0)
+            << "item " << b << " differs between B = 3 and B = 1";
+      }
+    }
+  }
+}
+
+// Bad indices on both paths (K = 16: the tensor-core path where available).
+TEST(SaMlpCuda, BadIndicesOnBothPaths) {
+  POINTRT_REQUIRE_CUDA();
+  Inputs in = small_inputs(2, 50, 6, 16, 4, {32, 16}, 63);
+  std::fill(in.cnt.data_as<std::int32_t>(), in.cnt.data_as<std::int32_t>() + 12, 3);
+  auto at = [&](int b, int m, int k) -> std::int32_t& {
+    return in.idx.data_as<std::int32_t>()[(b * 6 + m) * 16 + k];
+  };
+  at(1, 4, 15) = 1 << 30;
+  at(0, 3, 9) = 50;  // first bad in flat order
+  at(1, 5, 0) = -7;
+  Inputs fixed = in;
+  fixed.idx = in.idx.to(Device::Host);
+  for (auto [b, m, k] : {std::tuple{1, 4, 15}, std::tuple{0, 3, 9}, std::tuple{1, 5, 0}}) {
+    fixed.idx.data_as<std::int32_t>()[(b * 6 + m) * 16 + k] = 0;
+  }
+  SaMlpParams p;
+  p.channel_offset = 4;
+  Tensor want = run_cpu(fixed, p, 24);
+  for (int bm : {3, 6 + 4, 6 + 5}) {
+    for (int ch = 4; ch < 20; ++ch) want.data_as<float>()[bm * 24 + ch] = 0.f;
+  }
+  for (SaMlpPath path : {SaMlpPath::Simt, SaMlpPath::TensorCore}) {
+    if (path == SaMlpPath::TensorCore && !device_has_tensor_cores()) continue;
+    SCOPED_TRACE(path == SaMlpPath::Simt ? "simt" : "tensor cores");
+    const ForcePath force(path);
+    const auto [out, err] = run_cuda(in, p, 24);
+    EXPECT_EQ(err, (std::vector<std::int32_t>{1, 0, 3, 9}));
+    EXPECT_EQ(pointrt::testing::compare_close_f32(want, out, 1e-4f, 1e-4f), "");
+    const auto [out2, err2] = run_cuda(fixed, p, 24);
+    EXPECT_EQ(err2, kNoError);
+  }
+}
+
+// Forcing the tensor-core path where it cannot run is refused with the reason.
+TEST(SaMlpCuda, ForcedTensorCorePathIsRefusedForUnsupportedK) {
+  POINTRT_REQUIRE_CUDA();
+  const Inputs in = small_inputs(1, 10, 4, 5, 2, {16, 8}, 3);
+  const ForcePath force(SaMlpPath::TensorCore);
+  expect_error([&] { run_cuda(in, SaMlpParams{}, 8); },
+               {"sa_mlp: the tensor-core path was forced but is not available for K = 5"});
 }
 
 #endif  // POINTRT_WITH_CUDA

@@ -19,6 +19,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& args) {
   cmd->add_option("--device", args.device, "With --config/--weights: auto (CUDA when available), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  cmd->add_option("--precision", args.precision,
+                  "With --config/--weights: fp32, or tf32x3 (fused grouper MLPs on tensor cores, 3xTF32; CUDA)")
+      ->check(CLI::IsMember({"fp32", "tf32x3"}))
+      ->capture_default_str();
   cmd->add_option("--max-batch", args.max_batch, "With --config/--weights: largest batch the plan takes")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -34,6 +38,7 @@ Plan load_model(const ModelArgs& args) {
   }
   BuildOptions o;
   o.target = parse_target(args.device);
+  o.precision = parse_precision(args.precision);
   o.max_batch = args.max_batch;
   return Plan::build(args.config, args.weights, o);
 }

@@ -16,6 +16,7 @@ struct ModelArgs {
   std::string config;
   std::string weights;
   std::string device = "auto";
+  std::string precision = "fp32";
   int max_batch = 1;
 };
 void add_model_options(CLI::App* cmd, ModelArgs& args);

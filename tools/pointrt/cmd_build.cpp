@@ -10,7 +10,7 @@ namespace pointrt::cli {
 
 namespace {
 struct BuildArgs {
-  std::string config, weights, out, device = "auto";
+  std::string config, weights, out, device = "auto", precision = "fp32";
   int max_batch = 1;
   bool keep_intermediates = false;
 };
@@ -29,6 +29,10 @@ Command add_build_command(CLI::App& app) {
   cmd->add_option("--device", args->device, "Target: auto (CUDA when available), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  cmd->add_option("--precision", args->precision,
+                  "fp32, or tf32x3: the fused grouper MLPs on tensor cores with 3xTF32 error compensation (CUDA)")
+      ->check(CLI::IsMember({"fp32", "tf32x3"}))
+      ->capture_default_str();
   cmd->add_option("--max-batch", args->max_batch, "Largest batch the plan takes (memory is planned for it)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
@@ -38,6 +42,7 @@ Command add_build_command(CLI::App& app) {
     const auto t0 = std::chrono::steady_clock::now();
     BuildOptions o;
     o.target = parse_target(args->device);
+    o.precision = parse_precision(args->precision);
     o.max_batch = args->max_batch;
     o.keep_intermediates = args->keep_intermediates;
     const Plan plan = Plan::build(args->config, args->weights, o);

@@ -11,7 +11,8 @@ using nlohmann::json;
 
 class NetBuilder {
  public:
-  NetBuilder(const IassdConfig& config, const IassdWeights& weights) : cfg_(config), w_(weights) {
+  NetBuilder(const IassdConfig& config, const IassdWeights& weights, std::string math)
+      : cfg_(config), w_(weights), math_(std::move(math)) {
     net_.name = config.name;
   }
 
@@ -87,7 +88,8 @@ class NetBuilder {
       std::vector<DenseRef> chain;
       for (std::size_t j = 0; j < gc.mlp.size(); ++j) chain.push_back(dense(name + ".mlp" + std::to_string(j), true));
       layer(name + ".mlp", LayerKind::SaMlp, "Grouping+MLP", {xyz, features, centers, idx, cnt}, {concat},
-            {{"mask_empty", cfg_.empty_ball == EmptyBall::Zero}, {"channel_offset", offset}}, chain, block, lane);
+            {{"mask_empty", cfg_.empty_ball == EmptyBall::Zero}, {"channel_offset", offset}, {"math", math_}}, chain,
+            block, lane);
       offset += gc.mlp.back();
     }
     return concat;
@@ -206,14 +208,15 @@ class NetBuilder {
  private:
   const IassdConfig& cfg_;
   const IassdWeights& w_;
+  std::string math_;
   Network net_;
   int next_block_ = 0;
 };
 
 }  // namespace
 
-engine::Network build_network(const IassdConfig& config, const IassdWeights& weights) {
-  return NetBuilder(config, weights).build();
+engine::Network build_network(const IassdConfig& config, const IassdWeights& weights, const std::string& grouper_math) {
+  return NetBuilder(config, weights, grouper_math).build();
 }
 
 }  // namespace pointrt::models::iassd

@@ -13,6 +13,8 @@
 
 namespace pointrt::models::iassd {
 
-engine::Network build_network(const IassdConfig& config, const IassdWeights& weights);
+// `grouper_math` is the "math" attribute of the fused grouper layers: "fp32" or "tf32x3".
+engine::Network build_network(const IassdConfig& config, const IassdWeights& weights,
+                              const std::string& grouper_math = "fp32");
 
 }  // namespace pointrt::models::iassd

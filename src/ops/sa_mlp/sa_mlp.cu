@@ -1,4 +1,6 @@
-// Fused set-abstraction grouper: CUDA kernel (see sa_mlp.h for the contract and README.md for the design).
+// Fused set-abstraction grouper: CUDA kernels (see sa_mlp.h for the contract and README.md for the design).
+// sa_mlp_cuda dispatches to the FP32-accurate tensor-core kernel (3xTF32, sa_mlp_tc.cuh) where it applies (sm_80+,
+// K in {16, 32, 64}, chain fits; independent of the batch size) and to the FP32 SIMT kernel below otherwise.
 //
 // One launch: a block takes G = TR / K consecutive groups (b, m) (TR = 32..256 rows, see ops/mlp/mlp_tile.cuh),
 // gathers their G*K neighbour rows [xyz - centre, features] into shared memory (channel-major a[c][row]), runs the
@@ -10,13 +12,20 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <cmath>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <tuple>
 
 #include "core/cuda_utils.h"
 #include "ops/mlp/mlp_tile.cuh"
 #include "ops/sa_mlp/sa_mlp.h"
+#include "ops/sa_mlp/sa_mlp_path.h"
+#include "ops/sa_mlp/sa_mlp_tc.cuh"
 
 namespace pointrt::ops {
 
@@ -264,6 +273,170 @@ void launch(const Plan& p, const SaMlpArgs& args, cudaStream_t stream) {
   sa_mlp_kernel<CT><<<static_cast<unsigned>(p.blocks), kThreads, p.smem_bytes, stream>>>(args);
 }
 
+// ---- tensor-core path (3xTF32, sa_mlp_tc.cuh) -------------------------------------------------------------------
+
+std::atomic<int> g_force_path{0};     // detail::SaMlpPath
+std::atomic<int> g_force_tc_cfg{-1};  // index into kTcCfgs, -1 automatic
+
+// Tile shapes (WM warps across rows, MT m16 tiles per warp): TR = 16 * WM * MT rows, TC = 256 / WM columns.
+constexpr int kTcCfgs[][2] = {{1, 2}, {1, 4}, {2, 2}, {2, 4}, {4, 2}, {4, 4}, {8, 2}};
+constexpr int kNumTcCfgs = static_cast<int>(sizeof(kTcCfgs) / sizeof(kTcCfgs[0]));
+
+const void* tc_kernel(int cfg) {
+  switch (cfg) {
+    case 0:
+      return reinterpret_cast<const void*>(&sa_tc::sa_mlp_tc_kernel<1, 2>);
+    case 1:
+      return reinterpret_cast<const void*>(&sa_tc::sa_mlp_tc_kernel<1, 4>);
+    case 2:
+      return reinterpret_cast<const void*>(&sa_tc::sa_mlp_tc_kernel<2, 2>);
+    case 3:
+      return reinterpret_cast<const void*>(&sa_tc::sa_mlp_tc_kernel<2, 4>);
+    case 4:
+      return reinterpret_cast<const void*>(&sa_tc::sa_mlp_tc_kernel<4, 2>);
+    case 5:
+      return reinterpret_cast<const void*>(&sa_tc::sa_mlp_tc_kernel<4, 4>);
+    default:
+      return reinterpret_cast<const void*>(&sa_tc::sa_mlp_tc_kernel<8, 2>);
+  }
+}
+
+// Whether the current device runs the tensor-core kernel (sm_80+ and a binary built for it), queried once.
+bool tc_device_ok() {
+  static std::mutex mu;
+  static std::map<int, bool> cache;
+  int dev = 0;
+  POINTRT_CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(mu);
+  const auto it = cache.find(dev);
+  if (it != cache.end()) return it->second;
+  int major = 0;
+  POINTRT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  cudaFuncAttributes fa{};
+  POINTRT_CUDA_CHECK(cudaFuncGetAttributes(&fa, tc_kernel(0)));
+  const bool ok = major >= 8 && fa.binaryVersion >= 80;
+  cache.emplace(dev, ok);
+  return ok;
+}
+
+// Resident blocks per SM of a tile shape at a dynamic shared-memory size (queried once per key).
+int tc_blocks_per_sm(int cfg, std::size_t smem) {
+  static std::mutex mu;
+  static std::map<std::tuple<int, int, std::size_t>, int> cache;
+  int dev = 0;
+  POINTRT_CUDA_CHECK(cudaGetDevice(&dev));
+  const void* kernel = tc_kernel(cfg);
+  tile::allow_max_dynamic_smem(kernel);
+  std::lock_guard<std::mutex> lock(mu);
+  const auto key = std::make_tuple(dev, cfg, smem);
+  const auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  int n = 0;
+  POINTRT_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, sa_tc::kThreads, smem));
+  cache.emplace(key, std::max(n, 1));
+  return std::max(n, 1);
+}
+
+struct TcPlan {
+  int cfg = -1;
+  int groups_per_block = 0;
+  int buf_off[2] = {0, 0};
+  int wt_off = 0, wt_bufs = 0, src_off = 0, flag_off = 0;
+  std::size_t smem_bytes = 0;
+  long long blocks = 0;
+};
+
+// The plan of one tile shape, or cfg = -1 when K does not suit it or the chain does not fit shared memory. Whether a
+// shape is valid depends on K, the widths and the device only (not on the number of groups).
+TcPlan make_tc_plan(int cfg, std::int64_t k, std::int64_t groups, const std::vector<DenseLayer>& layers,
+                    int smem_optin) {
+  TcPlan p;
+  const int wm = kTcCfgs[cfg][0], mt = kTcCfgs[cfg][1];
+  const int tr = 16 * wm * mt, tc = 32 * (sa_tc::kWarps / wm), warp_rows = 16 * mt;
+  if ((k != 16 && k != 32 && k != 64) || k > warp_rows || warp_rows % k != 0) return p;
+  if (layers.size() > static_cast<std::size_t>(sa_tc::kMaxLayers)) return p;
+  const int gpb = static_cast<int>(tr / k);
+  long long size[2] = {0, 0};  // floats; the last layer's output stays in registers
+  for (std::size_t j = 0; j < layers.size(); ++j) {
+    const long long kpad = tile::round_up(static_cast<int>(layers[j].weight.dim(1)), 8);
+    size[j & 1] = std::max(size[j & 1], static_cast<long long>(tr) * (kpad + 4));
+  }
+  const long long wtile = static_cast<long long>(tc) * sa_tc::kLdw;
+  const long long extra = tr + tile::round_up(gpb, 4);
+  for (int bufs : {2, 1}) {  // weight tiles: double-buffered where they fit
+    const long long floats = size[0] + size[1] + bufs * wtile + extra;
+    if (floats * static_cast<long long>(sizeof(float)) > smem_optin) continue;
+    p.cfg = cfg;
+    p.groups_per_block = gpb;
+    p.buf_off[0] = 0;
+    p.buf_off[1] = static_cast<int>(size[0]);
+    p.wt_off = static_cast<int>(size[0] + size[1]);
+    p.wt_bufs = bufs;
+    p.src_off = static_cast<int>(p.wt_off + bufs * wtile);
+    p.flag_off = p.src_off + tr;
+    p.smem_bytes = static_cast<std::size_t>(floats) * sizeof(float);
+    p.blocks = std::max<long long>(1, (groups + gpb - 1) / gpb);
+    return p;
+  }
+  return p;
+}
+
+// Estimated time (SM clocks) of a plan: per block, the issued mma (idle warps of narrow layers included) at ~0.5
+// mma/clk or the weight stream from L2 at ~32 B/clk, plus the per-k-tile barriers and the gather latency; blocks are
+// spread over the SMs, co-resident blocks overlapping partly.
+double tc_cost(const TcPlan& p, const std::vector<DenseLayer>& layers, const tile::DeviceLimits& dev) {
+  const int wm = kTcCfgs[p.cfg][0], mt = kTcCfgs[p.cfg][1];
+  const int tr = 16 * wm * mt, tc = 32 * (sa_tc::kWarps / wm);
+  double mma = 0, l2 = 0, ktiles = 0;
+  for (std::size_t j = 0; j < layers.size(); ++j) {
+    const int cin = static_cast<int>(layers[j].weight.dim(1)), cout = static_cast<int>(layers[j].weight.dim(0));
+    const int kpad = tile::round_up(cin, 8), kt = (kpad + 15) / 16;
+    const int n_store = j + 1 == layers.size() ? cout : tile::round_up(cout, 8);
+    for (int n0 = 0; n0 < n_store; n0 += tc) {
+      const int busiest = std::min(4, (std::min(tc, n_store - n0) + 7) / 8);
+      mma += 3.0 * sa_tc::kWarps * mt * busiest * (kpad / 8);
+      l2 += static_cast<double>(kt) * tc * 16 * 4;
+      ktiles += kt;
+    }
+  }
+  const int kpad0 = tile::round_up(static_cast<int>(layers[0].weight.dim(1)), 8);
+  const double block = std::max(mma / 0.5, l2 / 32.0) + 60.0 * ktiles + 2500.0 + 2.0 * tr * kpad0 / sa_tc::kThreads;
+  const long long bps = tc_blocks_per_sm(p.cfg, p.smem_bytes);
+  const long long per_sm = (p.blocks + dev.sms - 1) / dev.sms;
+  const long long resident = std::min(bps, per_sm);
+  const long long rounds = (per_sm + bps - 1) / bps;
+  return static_cast<double>(rounds) * block * (1.0 + 0.5 * static_cast<double>(resident - 1));
+}
+
+// The tensor-core plan sa_mlp_cuda uses, or cfg = -1 when the path is not available (device, K or shared memory).
+TcPlan choose_tc_plan(std::int64_t k, std::int64_t groups, const std::vector<DenseLayer>& layers) {
+  TcPlan best;
+  if (!tc_device_ok()) return best;
+  const tile::DeviceLimits dev = tile::device_limits();
+  const int forced = g_force_tc_cfg.load();
+  if (forced >= 0 && forced < kNumTcCfgs) {
+    best = make_tc_plan(forced, k, groups, layers, dev.smem_optin);
+    if (best.cfg >= 0) return best;
+  }
+  double best_cost = 0;
+  for (int cfg = 0; cfg < kNumTcCfgs; ++cfg) {
+    const TcPlan p = make_tc_plan(cfg, k, groups, layers, dev.smem_optin);
+    if (p.cfg < 0) continue;
+    const double cost = tc_cost(p, layers, dev);
+    if (best.cfg < 0 || cost < best_cost) {
+      best = p;
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+template <int WM, int MT>
+void launch_tc(const TcPlan& p, const sa_tc::Args& args, cudaStream_t stream) {
+  tile::allow_max_dynamic_smem(reinterpret_cast<const void*>(&sa_tc::sa_mlp_tc_kernel<WM, MT>));
+  sa_tc::sa_mlp_tc_kernel<WM, MT><<<static_cast<unsigned>(p.blocks), sa_tc::kThreads, p.smem_bytes, stream>>>(args);
+}
+
 }  // namespace
 
 std::size_t sa_mlp_workspace_bytes(std::int64_t batch, std::int64_t m, std::int64_t k,
@@ -289,6 +462,82 @@ void sa_mlp_cuda(const Tensor& xyz, const Tensor* features, const Tensor& new_xy
                 std::to_string(layers.size()));
   check_arg(m <= INT32_MAX && out.dim(2) <= INT32_MAX && c <= INT32_MAX - 3, "sa_mlp", "sizes exceed int32");
   const std::int64_t groups = batch * m;
+  // Path: with params.math == Tf32x3, tensor cores (3xTF32) where available for this K, chain and device; else the
+  // FP32 SIMT kernel. The choice does not depend on the batch size (see sa_mlp_path.h).
+  const int forced = g_force_path.load();
+  TcPlan tc_plan;
+  const bool want_tc = forced == static_cast<int>(detail::SaMlpPath::TensorCore) ||
+                       (forced == static_cast<int>(detail::SaMlpPath::Auto) && params.math == SaMlpMath::Tf32x3);
+  if (want_tc) tc_plan = choose_tc_plan(k, groups, layers);
+  if (forced == static_cast<int>(detail::SaMlpPath::TensorCore) && tc_plan.cfg < 0) {
+    fail("sa_mlp", "the tensor-core path was forced but is not available for K = " + std::to_string(k) +
+                       " and this layer chain on this device");
+  }
+  if (tc_plan.cfg >= 0) {
+    WorkspaceCarver carver(workspace);
+    unsigned long long* slots = carver.take<unsigned long long>(2);
+    sa_tc::Args a{};
+    a.xyz = xyz.data_as<float>();
+    a.feats = c > 0 ? features->data_as<float>() : nullptr;
+    a.new_xyz = new_xyz.data_as<float>();
+    a.idx = idx.data_as<std::int32_t>();
+    a.cnt = idx_cnt.data_as<std::int32_t>();
+    a.out = out.data_as<float>();
+    a.first_bad = slots;
+    a.blocks_done = reinterpret_cast<unsigned int*>(slots + 1);
+    a.error = error.data_as<std::int32_t>();
+    a.groups = groups;
+    a.m = static_cast<int>(std::max<std::int64_t>(m, 1));
+    a.n = static_cast<int>(n);
+    a.k = static_cast<int>(k);
+    a.c = static_cast<int>(c);
+    a.ctot = static_cast<int>(out.dim(2));
+    a.offset = params.channel_offset;
+    a.mask_empty = params.mask_empty ? 1 : 0;
+    a.groups_per_block = tc_plan.groups_per_block;
+    a.num_layers = static_cast<int>(layers.size());
+    a.buf_off[0] = tc_plan.buf_off[0];
+    a.buf_off[1] = tc_plan.buf_off[1];
+    a.wt_off = tc_plan.wt_off;
+    a.wt_bufs = tc_plan.wt_bufs;
+    a.src_off = tc_plan.src_off;
+    a.flag_off = tc_plan.flag_off;
+    for (std::size_t j = 0; j < layers.size(); ++j) {
+      sa_tc::Layer& l = a.layers[j];
+      l.weight = layers[j].weight.data_as<float>();
+      l.bias = layers[j].bias.data_as<float>();
+      l.cin = static_cast<int>(layers[j].weight.dim(1));
+      l.cout = static_cast<int>(layers[j].weight.dim(0));
+      l.kpad = tile::round_up(l.cin, 8);
+      l.relu = layers[j].relu ? 1 : 0;
+    }
+    POINTRT_CUDA_CHECK(cudaMemsetAsync(slots, 0xff, 2 * sizeof(unsigned long long), stream));
+    switch (tc_plan.cfg) {
+      case 0:
+        launch_tc<1, 2>(tc_plan, a, stream);
+        break;
+      case 1:
+        launch_tc<1, 4>(tc_plan, a, stream);
+        break;
+      case 2:
+        launch_tc<2, 2>(tc_plan, a, stream);
+        break;
+      case 3:
+        launch_tc<2, 4>(tc_plan, a, stream);
+        break;
+      case 4:
+        launch_tc<4, 2>(tc_plan, a, stream);
+        break;
+      case 5:
+        launch_tc<4, 4>(tc_plan, a, stream);
+        break;
+      default:
+        launch_tc<8, 2>(tc_plan, a, stream);
+        break;
+    }
+    POINTRT_CHECK_LAUNCH("sa_mlp_tc_kernel");
+    return;
+  }
   const Plan plan = choose_plan(k, groups, layers);
   if (plan.groups_per_block == 0) {
     fail("sa_mlp", "K = " + std::to_string(k) + " with MLP widths up to " +
@@ -352,5 +601,20 @@ void sa_mlp_cuda(const Tensor& xyz, const Tensor* features, const Tensor& new_xy
   }
   POINTRT_CHECK_LAUNCH("sa_mlp_kernel");
 }
+
+namespace detail {
+
+void sa_mlp_force_path(SaMlpPath path) { g_force_path.store(static_cast<int>(path)); }
+void sa_mlp_force_tc_config(int index) { g_force_tc_cfg.store(index); }
+int sa_mlp_tc_config_count() { return kNumTcCfgs; }
+
+SaMlpPath sa_mlp_path(std::int64_t k, const std::vector<DenseLayer>& layers, SaMlpMath math) {
+  const int forced = g_force_path.load();
+  if (forced == static_cast<int>(SaMlpPath::Simt)) return SaMlpPath::Simt;
+  if (forced == static_cast<int>(SaMlpPath::Auto) && math != SaMlpMath::Tf32x3) return SaMlpPath::Simt;
+  return choose_tc_plan(k, 1, layers).cfg >= 0 ? SaMlpPath::TensorCore : SaMlpPath::Simt;
+}
+
+}  // namespace detail
 
 }  // namespace pointrt::ops
