@@ -1,6 +1,6 @@
 // Fused set-abstraction grouper: CUDA kernels (see sa_mlp.h for the contract and README.md for the design).
-// sa_mlp_cuda dispatches to the FP32-accurate tensor-core kernel (3xTF32, sa_mlp_tc.cuh) where it applies (sm_80+,
-// K in {16, 32, 64}, chain fits; independent of the batch size) and to the FP32 SIMT kernel below otherwise.
+// sa_mlp_cuda runs the float32 SIMT kernel below, or, when SaMlpParams::math asks for Tf32x3, the tensor-core kernel
+// (3xTF32, sa_mlp_tc.cuh) where it applies (sm_80+, K in {16, 32, 64}, chain fits; independent of the batch size).
 //
 // One launch: a block takes G = TR / K consecutive groups (b, m) (TR = 32..256 rows, see ops/mlp/mlp_tile.cuh),
 // gathers their G*K neighbour rows [xyz - centre, features] into shared memory (channel-major a[c][row]), runs the
