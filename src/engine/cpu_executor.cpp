@@ -22,6 +22,7 @@ class CpuExecutor final : public Executor {
     override_plan_ = &plan;
     for (const auto& w : plan.net.weights) weights_.push_back(w.value);
     for (const auto& w : weights_) weight_bytes_ += static_cast<std::int64_t>(w.nbytes());
+    for (auto& b : layers_) b.dense = dense_layers(*b.layer, weights_);  // no per-run host allocation
   }
 
   void run(int batch, const Tensor& points, Tensor& boxes, Tensor& scores, Tensor& nums, void*) override {
@@ -129,14 +130,14 @@ class CpuExecutor final : public Executor {
         if (has_features) features = in(b, 1, batch);
         Tensor o = out(b, 0, batch);
         ops::sa_mlp_cpu(in(b, 0, batch), has_features ? &features : nullptr, in(b, 2, batch), in(b, 3, batch),
-                        in(b, 4, batch), dense_layers(L, weights_), o, b.sa);
+                        in(b, 4, batch), b.dense, o, b.sa);
         break;
       }
       case LayerKind::Mlp: {
         Tensor x = in(b, 0, batch), o = out(b, 0, batch);
         Tensor x2 = x.reshape({x.dim(0) * x.dim(1), x.dim(2)});
         Tensor o2 = o.reshape({o.dim(0) * o.dim(1), o.dim(2)});
-        ops::mlp_cpu(x2, dense_layers(L, weights_), o2);
+        ops::mlp_cpu(x2, b.dense, o2);
         break;
       }
       case LayerKind::Vote: {

@@ -48,6 +48,7 @@ class CudaExecutor final : public Executor {
       at += ops::align_up(w.value.nbytes());
     }
     weight_bytes_ = static_cast<std::int64_t>(total);
+    for (auto& bl : layers_) bl.dense = dense_layers(*bl.layer, weights_);  // device views, built once
     // one workspace per lane (layers of different lanes may run at the same time)
     spans_ = parallel_spans(plan.net);
     std::size_t lane_bytes[kMaxLanes] = {};
@@ -177,9 +178,9 @@ class CudaExecutor final : public Executor {
         return ops::grid_ball_query_workspace_bytes(batch, dim0(L.inputs[0]), dim0(L.inputs[1]), b.grid);
       case LayerKind::SaMlp: {
         const auto& idx = plan_.net.tensors.at(static_cast<std::size_t>(L.inputs[3]));
-        return ops::sa_mlp_workspace_bytes(batch, idx.shape[0], idx.shape[1], dense_layers(L, weights_));
+        return ops::sa_mlp_workspace_bytes(batch, idx.shape[0], idx.shape[1], b.dense);
       }
-      case LayerKind::Mlp: return ops::mlp_workspace_bytes(batch * dim0(L.inputs[0]), dense_layers(L, weights_));
+      case LayerKind::Mlp: return ops::mlp_workspace_bytes(batch * dim0(L.inputs[0]), b.dense);
       case LayerKind::Nms: return ops::nms_bev_workspace_bytes(batch, dim0(L.inputs[0]), b.nms);
       default: return 0;
     }
@@ -277,14 +278,14 @@ class CudaExecutor final : public Executor {
         if (has_features) features = in(b, 1, batch);
         Tensor o = out(b, 0, batch), e = error_slot(li);
         ops::sa_mlp_cuda(in(b, 0, batch), has_features ? &features : nullptr, in(b, 2, batch), in(b, 3, batch),
-                         in(b, 4, batch), dense_layers(L, weights_), o, b.sa, e, ws, wsb, stream);
+                         in(b, 4, batch), b.dense, o, b.sa, e, ws, wsb, stream);
         break;
       }
       case LayerKind::Mlp: {
         Tensor x = in(b, 0, batch), o = out(b, 0, batch);
         Tensor x2 = x.reshape({x.dim(0) * x.dim(1), x.dim(2)});
         Tensor o2 = o.reshape({o.dim(0) * o.dim(1), o.dim(2)});
-        ops::mlp_cuda(x2, dense_layers(L, weights_), o2, ws, wsb, stream);
+        ops::mlp_cuda(x2, b.dense, o2, ws, wsb, stream);
         break;
       }
       case LayerKind::Vote: {

@@ -78,6 +78,7 @@ struct BoundLayer {
   ops::VoteParams vote;
   ops::BoxDecodeParams decode;
   ops::NmsBevParams nms;
+  std::vector<ops::DenseLayer> dense;  // the layer's dense chain on the executor's device (set by the executor)
 };
 std::vector<BoundLayer> bind_layers(const Network& net);
 

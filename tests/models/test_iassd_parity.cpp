@@ -22,6 +22,7 @@
 #include "core/gpu.h"
 #include "engine/safetensors.h"
 #include "pointrt/engine.h"
+#include "support/ranking_ties.h"
 #include "support/test_data.h"
 
 namespace {
@@ -188,60 +189,6 @@ void expect_boxes_match(const Outputs& ours, const Tensor& ref_boxes, const Tens
   }
 }
 
-// Centre-aware top-k ranks points by a float logit, so two points whose logits are tied to within float rounding may
-// be ranked in either order by two correct implementations (spec model-iassd.md §2.4.4). When our ranking differs
-// from the reference's, every differing position must be such a near tie (reference keys within 1e-4 relative);
-// the run is then repeated with the reference's ranking forced in (Engine::override_intermediate), so that every
-// later layer is still compared strictly. Returns false (with a failure) when a difference is not a near tie.
-bool force_reference_rankings(pointrt::Engine& engine, const Reference& ref, const Tensor& points, int batch,
-                              Outputs& out) {
-  const std::pair<const char*, const char*> rankings[] = {{"sa3.indices", "sa3.sampler.logits"},
-                                                          {"vote.indices", "vote.sampler.logits"}};
-  for (int attempt = 0; attempt <= 2; ++attempt) {
-    bool forced = false;
-    for (const auto& [indices, logits] : rankings) {
-      const Tensor ours = engine.intermediate(indices, batch);
-      const Tensor& want = ref.file.tensors.at(indices);
-      const Tensor& keys = ref.file.tensors.at(logits);  // [B, N, C]
-      const std::int64_t m = want.dim(1), n = keys.dim(1), c = keys.dim(2);
-      auto key = [&](std::int64_t b, std::int32_t i) {
-        float k = keys.data_as<float>()[(b * n + i) * c];
-        for (std::int64_t j = 1; j < c; ++j) k = std::max(k, keys.data_as<float>()[(b * n + i) * c + j]);
-        return k;
-      };
-      int differing = 0;
-      double widest = 0;
-      for (std::int64_t b = 0; b < want.dim(0); ++b) {
-        for (std::int64_t r = 0; r < m; ++r) {
-          const std::int32_t a = ours.data_as<std::int32_t>()[b * m + r], e = want.data_as<std::int32_t>()[b * m + r];
-          if (a == e) continue;
-          ++differing;
-          if (a < 0 || a >= n) {
-            ADD_FAILURE() << indices << ": index " << a << " out of range";
-            return false;
-          }
-          const double gap = std::fabs(static_cast<double>(key(b, a)) - key(b, e));
-          widest = std::max(widest, gap);
-          if (gap > 1e-4 * std::max(1.0, std::fabs(static_cast<double>(key(b, e))))) {
-            ADD_FAILURE() << indices << ": frame " << b << " rank " << r << " holds point " << a << " instead of " << e
-                          << ", whose reference keys differ by " << gap << " (not a near tie)";
-            return false;
-          }
-        }
-      }
-      if (differing == 0) continue;
-      std::printf("%s: %d ranks differ, all near ties (reference keys within %.3g); forcing the reference ranking\n",
-                  indices, differing, widest);
-      engine.override_intermediate(indices, want);
-      forced = true;
-      break;
-    }
-    if (!forced) return true;
-    out = run(engine, points);
-  }
-  return true;
-}
-
 void parity_on(pointrt::Target target, const char* what) {
   POINTRT_REQUIRE_SHARED_DATA();
   const Reference ref = load_reference();
@@ -250,7 +197,11 @@ void parity_on(pointrt::Target target, const char* what) {
   const int batch = static_cast<int>(points.dim(0));
   pointrt::Engine engine(build_plan(target, batch, /*keep=*/true));
   Outputs out = run(engine, points);
-  if (!force_reference_rankings(engine, ref, points, batch, out)) return;
+  if (!pointrt::testing::force_reference_rankings(
+          engine, [&](const std::string& name) { return ref.file.tensors.at(name); }, batch,
+          [&] { out = run(engine, points); })) {
+    return;
+  }
   expect_intermediates_match(engine, ref, batch, what);
   expect_boxes_match(out, ref.file.tensors.at("out.boxes"), ref.file.tensors.at("out.scores"),
                      ref.file.tensors.at("out.nums"));

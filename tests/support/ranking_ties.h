@@ -1,0 +1,80 @@
+// Near ties in centre-aware top-k rankings, for tests that compare two IA-SSD runs (pointrt against the PyTorch
+// reference, CUDA against CPU).
+//
+// The top-k samplers rank points by a float logit. Two correct implementations whose logits differ by float rounding
+// may order points whose logits are tied to within that rounding differently (spec model-iassd.md §2.4.4), and every
+// later layer then sees a different point order. force_reference_rankings checks that every rank where `engine`
+// differs from the reference is such a near tie (the reference's keys within `tolerance` relative) and then forces
+// the reference's ranking into `engine` (Engine::override_intermediate) and re-runs, sampler by sampler, so that the
+// rest can be compared strictly. It returns false, with a gtest failure naming the rank, for a difference that is
+// not a near tie.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pointrt/engine.h"
+
+namespace pointrt::testing {
+
+// (indices tensor, logits tensor) of each top-k sampler, in network order (the IA-SSD names).
+inline std::vector<std::pair<std::string, std::string>> iassd_rankings() {
+  return {{"sa3.indices", "sa3.sampler.logits"}, {"vote.indices", "vote.sampler.logits"}};
+}
+
+inline bool force_reference_rankings(Engine& engine, const std::function<Tensor(const std::string&)>& reference,
+                                     int batch, const std::function<void()>& rerun, double tolerance = 1e-4) {
+  const auto rankings = iassd_rankings();
+  for (std::size_t attempt = 0; attempt <= rankings.size(); ++attempt) {
+    bool forced = false;
+    for (const auto& [indices, logits] : rankings) {
+      const Tensor ours = engine.intermediate(indices, batch);
+      const Tensor want = reference(indices);
+      const Tensor keys = reference(logits);  // [B, N, C]
+      const std::int64_t m = want.dim(1), n = keys.dim(1), c = keys.dim(2);
+      auto key = [&](std::int64_t b, std::int32_t i) {
+        float k = keys.data_as<float>()[(b * n + i) * c];
+        for (std::int64_t j = 1; j < c; ++j) k = std::max(k, keys.data_as<float>()[(b * n + i) * c + j]);
+        return k;
+      };
+      int differing = 0;
+      double widest = 0;
+      for (std::int64_t b = 0; b < want.dim(0); ++b) {
+        for (std::int64_t r = 0; r < m; ++r) {
+          const std::int32_t a = ours.data_as<std::int32_t>()[b * m + r], e = want.data_as<std::int32_t>()[b * m + r];
+          if (a == e) continue;
+          ++differing;
+          if (a < 0 || a >= n) {
+            ADD_FAILURE() << indices << ": index " << a << " out of range";
+            return false;
+          }
+          const double gap = std::fabs(static_cast<double>(key(b, a)) - key(b, e));
+          widest = std::max(widest, gap);
+          if (gap > tolerance * std::max(1.0, std::fabs(static_cast<double>(key(b, e))))) {
+            ADD_FAILURE() << indices << ": frame " << b << " rank " << r << " holds point " << a << " instead of " << e
+                          << ", whose reference keys differ by " << gap << " (not a near tie)";
+            return false;
+          }
+        }
+      }
+      if (differing == 0) continue;
+      std::printf("%s: %d ranks differ, all near ties (reference keys within %.3g); forcing the reference ranking\n",
+                  indices.c_str(), differing, widest);
+      engine.override_intermediate(indices, want);
+      forced = true;
+      break;
+    }
+    if (!forced) return true;
+    rerun();
+  }
+  return true;
+}
+
+}  // namespace pointrt::testing
