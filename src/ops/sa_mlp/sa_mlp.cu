@@ -450,6 +450,30 @@ std::size_t sa_mlp_workspace_bytes(std::int64_t batch, std::int64_t m, std::int6
   return c.size();
 }
 
+// The kernel arguments both paths share (their argument structs name these fields alike).
+template <typename Args>
+void fill_common_args(Args& a, const Tensor& xyz, const Tensor* features, const Tensor& new_xyz, const Tensor& idx,
+                      const Tensor& idx_cnt, Tensor& out, Tensor& error, unsigned long long* slots, std::int64_t groups,
+                      std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t c, const SaMlpParams& params) {
+  a.xyz = xyz.data_as<float>();
+  a.feats = c > 0 ? features->data_as<float>() : nullptr;
+  a.new_xyz = new_xyz.data_as<float>();
+  a.idx = idx.data_as<std::int32_t>();
+  a.cnt = idx_cnt.data_as<std::int32_t>();
+  a.out = out.data_as<float>();
+  a.first_bad = slots;
+  a.blocks_done = reinterpret_cast<unsigned int*>(slots + 1);
+  a.error = error.data_as<std::int32_t>();
+  a.groups = groups;
+  a.m = static_cast<int>(std::max<std::int64_t>(m, 1));
+  a.n = static_cast<int>(n);
+  a.k = static_cast<int>(k);
+  a.c = static_cast<int>(c);
+  a.ctot = static_cast<int>(out.dim(2));
+  a.offset = params.channel_offset;
+  a.mask_empty = params.mask_empty ? 1 : 0;
+}
+
 void sa_mlp_cuda(const Tensor& xyz, const Tensor* features, const Tensor& new_xyz, const Tensor& idx,
                  const Tensor& idx_cnt, const std::vector<DenseLayer>& layers, Tensor& out, const SaMlpParams& params,
                  Tensor& error, void* workspace, std::size_t workspace_bytes, StreamHandle stream) {
@@ -477,23 +501,7 @@ void sa_mlp_cuda(const Tensor& xyz, const Tensor* features, const Tensor& new_xy
     WorkspaceCarver carver(workspace);
     unsigned long long* slots = carver.take<unsigned long long>(2);
     sa_tc::Args a{};
-    a.xyz = xyz.data_as<float>();
-    a.feats = c > 0 ? features->data_as<float>() : nullptr;
-    a.new_xyz = new_xyz.data_as<float>();
-    a.idx = idx.data_as<std::int32_t>();
-    a.cnt = idx_cnt.data_as<std::int32_t>();
-    a.out = out.data_as<float>();
-    a.first_bad = slots;
-    a.blocks_done = reinterpret_cast<unsigned int*>(slots + 1);
-    a.error = error.data_as<std::int32_t>();
-    a.groups = groups;
-    a.m = static_cast<int>(std::max<std::int64_t>(m, 1));
-    a.n = static_cast<int>(n);
-    a.k = static_cast<int>(k);
-    a.c = static_cast<int>(c);
-    a.ctot = static_cast<int>(out.dim(2));
-    a.offset = params.channel_offset;
-    a.mask_empty = params.mask_empty ? 1 : 0;
+    fill_common_args(a, xyz, features, new_xyz, idx, idx_cnt, out, error, slots, groups, m, n, k, c, params);
     a.groups_per_block = tc_plan.groups_per_block;
     a.num_layers = static_cast<int>(layers.size());
     a.buf_off[0] = tc_plan.buf_off[0];
@@ -552,23 +560,7 @@ void sa_mlp_cuda(const Tensor& xyz, const Tensor* features, const Tensor& new_xy
   unsigned long long* slots = carver.take<unsigned long long>(2);
 
   SaMlpArgs a{};
-  a.xyz = xyz.data_as<float>();
-  a.feats = c > 0 ? features->data_as<float>() : nullptr;
-  a.new_xyz = new_xyz.data_as<float>();
-  a.idx = idx.data_as<std::int32_t>();
-  a.cnt = idx_cnt.data_as<std::int32_t>();
-  a.out = out.data_as<float>();
-  a.first_bad = slots;
-  a.blocks_done = reinterpret_cast<unsigned int*>(slots + 1);
-  a.error = error.data_as<std::int32_t>();
-  a.groups = groups;
-  a.m = static_cast<int>(std::max<std::int64_t>(m, 1));
-  a.n = static_cast<int>(n);
-  a.k = static_cast<int>(k);
-  a.c = static_cast<int>(c);
-  a.ctot = static_cast<int>(out.dim(2));
-  a.offset = params.channel_offset;
-  a.mask_empty = params.mask_empty ? 1 : 0;
+  fill_common_args(a, xyz, features, new_xyz, idx, idx_cnt, out, error, slots, groups, m, n, k, c, params);
   a.groups_per_block = plan.groups_per_block;
   a.num_layers = static_cast<int>(layers.size());
   a.buf_off[0] = plan.buf_off[0];
