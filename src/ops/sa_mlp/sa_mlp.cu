@@ -22,6 +22,7 @@
 #include <tuple>
 
 #include "core/cuda_utils.h"
+#include "ops/sa_mlp/sa_mlp_error.cuh"
 #include "ops/mlp/mlp_tile.cuh"
 #include "ops/sa_mlp/sa_mlp.h"
 #include "ops/sa_mlp/sa_mlp_path.h"
@@ -184,27 +185,7 @@ __global__ void __launch_bounds__(kThreads) sa_mlp_kernel(const SaMlpArgs args) 
   }
 
   // Error record: the last block to finish decodes the lowest bad position.
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) {
-    const unsigned int prev = atomicAdd(args.blocks_done, 1u);  // the counter starts at 0xFFFFFFFF
-    if (prev + 2u == gridDim.x) {
-      __threadfence();
-      const unsigned long long pos = atomicMin(args.first_bad, ~0ull);
-      if (pos == ~0ull) {
-        args.error[0] = 0;
-        args.error[1] = -1;
-        args.error[2] = -1;
-        args.error[3] = -1;
-      } else {
-        const long long p = static_cast<long long>(pos);
-        args.error[0] = 1;
-        args.error[1] = static_cast<std::int32_t>(p / k / args.m);
-        args.error[2] = static_cast<std::int32_t>((p / k) % args.m);
-        args.error[3] = static_cast<std::int32_t>(p % k);
-      }
-    }
-  }
+  sa_detail::finish_error_record(args.blocks_done, args.first_bad, args.error, k, args.m, tid);
 }
 
 // Launch plan: tile shape (CT), groups per block and the shared-memory layout.

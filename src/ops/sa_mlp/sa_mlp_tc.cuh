@@ -23,6 +23,8 @@
 
 #include <cstdint>
 
+#include "ops/sa_mlp/sa_mlp_error.cuh"
+
 namespace pointrt::ops::sa_tc {
 
 constexpr int kThreads = 256;
@@ -389,27 +391,7 @@ __global__ void __launch_bounds__(kThreads, (MT <= 2 && WM >= 2) ? 2 : 1) sa_mlp
   }
 
   // Error record: the last block to finish decodes the lowest bad position.
-  __threadfence();
-  __syncthreads();
-  if (tid == 0) {
-    const unsigned int prev = atomicAdd(args.blocks_done, 1u);  // the counter starts at 0xFFFFFFFF
-    if (prev + 2u == gridDim.x) {
-      __threadfence();
-      const unsigned long long pos = atomicMin(args.first_bad, ~0ull);
-      if (pos == ~0ull) {
-        args.error[0] = 0;
-        args.error[1] = -1;
-        args.error[2] = -1;
-        args.error[3] = -1;
-      } else {
-        const long long p = static_cast<long long>(pos);
-        args.error[0] = 1;
-        args.error[1] = static_cast<std::int32_t>(p / k / args.m);
-        args.error[2] = static_cast<std::int32_t>((p / k) % args.m);
-        args.error[3] = static_cast<std::int32_t>(p % k);
-      }
-    }
-  }
+  sa_detail::finish_error_record(args.blocks_done, args.first_bad, args.error, k, args.m, tid);
 #else
   (void)args;
 #endif
