@@ -201,4 +201,46 @@ std::string compare_close_f32(const Tensor& expected, const Tensor& actual, floa
          std::to_string(e[first]) + ", got " + std::to_string(a[first]);
 }
 
+std::vector<ops::DenseLayer> random_dense_layers(const std::vector<std::int64_t>& widths, std::uint64_t seed,
+                                                 bool relu_last) {
+  std::mt19937_64 rng(seed);
+  std::vector<ops::DenseLayer> layers;
+  for (std::size_t j = 0; j + 1 < widths.size(); ++j) {
+    const std::int64_t cin = widths[j], cout = widths[j + 1];
+    std::normal_distribution<float> w(0.f, std::sqrt(2.f / static_cast<float>(cin)));
+    std::normal_distribution<float> b(0.f, 0.1f);
+    std::vector<float> wv(static_cast<std::size_t>(cout * cin)), bv(static_cast<std::size_t>(cout));
+    for (float& v : wv) v = w(rng);
+    for (float& v : bv) v = b(rng);
+    ops::DenseLayer l;
+    l.weight = Tensor::from_vector(wv, {cout, cin});
+    l.bias = Tensor::from_vector(bv, {cout});
+    l.relu = j + 2 < widths.size() || relu_last;
+    layers.push_back(l);
+  }
+  return layers;
+}
+
+std::pair<Tensor, Tensor> simple_ball_query(const Tensor& xyz, const Tensor& centres, float r, int k) {
+  const std::int64_t batch = xyz.dim(0), n = xyz.dim(1), m = centres.dim(1);
+  Tensor idx = Tensor::zeros({batch, m, k}, DType::I32);
+  Tensor cnt = Tensor::zeros({batch, m}, DType::I32);
+  const float r2 = r * r;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    for (std::int64_t j = 0; j < m; ++j) {
+      const float* q = centres.data_as<float>() + (b * m + j) * 3;
+      std::int32_t* out = idx.data_as<std::int32_t>() + (b * m + j) * k;
+      int found = 0;
+      for (std::int64_t i = 0; i < n && found < k; ++i) {
+        const float* p = xyz.data_as<float>() + (b * n + i) * 3;
+        const float dx = q[0] - p[0], dy = q[1] - p[1], dz = q[2] - p[2];
+        if (dx * dx + dy * dy + dz * dz < r2) out[found++] = static_cast<std::int32_t>(i);
+      }
+      for (int s = found; s > 0 && s < k; ++s) out[s] = out[s % found];
+      cnt.data_as<std::int32_t>()[b * m + j] = found;
+    }
+  }
+  return {idx, cnt};
+}
+
 }  // namespace pointrt::testing

@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "ops/mlp/mlp.h"
 #include "pointrt/tensor.h"
 #include "support/test_data.h"
 
@@ -78,5 +80,14 @@ class GuardedWorkspace {
 std::string compare_exact_i32(const Tensor& expected, const Tensor& actual);
 // |a - e| <= atol + rtol * |e| element-wise; also reports max abs error.
 std::string compare_close_f32(const Tensor& expected, const Tensor& actual, float atol, float rtol);
+
+// Dense layers with Kaiming-scaled random weights (activations stay O(1) through a chain) and small biases, seeded;
+// every layer has ReLU except the last when `relu_last` is false.
+std::vector<ops::DenseLayer> random_dense_layers(const std::vector<std::int64_t>& widths, std::uint64_t seed,
+                                                 bool relu_last = true);
+
+// A plain CPU ball query for building realistic neighbour lists in tests (strict d^2 < r^2, the first K by index,
+// cyclic padding, zeros for an empty ball): {idx i32 [B, M, K], cnt i32 [B, M]}.
+std::pair<Tensor, Tensor> simple_ball_query(const Tensor& xyz, const Tensor& centres, float r, int k);
 
 }  // namespace pointrt::testing

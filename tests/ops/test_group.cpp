@@ -23,29 +23,6 @@ namespace {
 
 using pointrt::testing::expect_error;
 
-// Simple CPU ball query (strict d² < r², first K by index, cyclic padding, zeros for an empty ball) for real-ish
-// neighbour lists. Returns {idx [B, M, K], cnt [B, M]}.
-std::pair<Tensor, Tensor> ball_query(const Tensor& xyz, const Tensor& centres, float r, int k) {
-  const std::int64_t batch = xyz.dim(0), n = xyz.dim(1), m = centres.dim(1);
-  Tensor idx = Tensor::zeros({batch, m, k}, DType::I32);
-  Tensor cnt = Tensor::zeros({batch, m}, DType::I32);
-  const float r2 = r * r;
-  for (std::int64_t b = 0; b < batch; ++b) {
-    for (std::int64_t j = 0; j < m; ++j) {
-      const float* q = centres.data_as<float>() + (b * m + j) * 3;
-      std::int32_t* out = idx.data_as<std::int32_t>() + (b * m + j) * k;
-      int found = 0;
-      for (std::int64_t i = 0; i < n && found < k; ++i) {
-        const float* p = xyz.data_as<float>() + (b * n + i) * 3;
-        const float dx = q[0] - p[0], dy = q[1] - p[1], dz = q[2] - p[2];
-        if (dx * dx + dy * dy + dz * dz < r2) out[found++] = static_cast<std::int32_t>(i);
-      }
-      for (int s = found; s > 0 && s < k; ++s) out[s] = out[s % found];
-      cnt.data_as<std::int32_t>()[b * m + j] = found;
-    }
-  }
-  return {idx, cnt};
-}
 
 Tensor strided_indices(std::int64_t batch, std::int64_t m, std::int64_t n, std::int64_t stride) {
   std::vector<std::int32_t> v;
@@ -109,7 +86,7 @@ TEST(Group, CpuMatchesOracleOnRealFramesWithBallQuery) {
   const Tensor pts = pointrt::testing::kitti_points({0, 1}, 4096);
   const Tensor xyz = pointrt::testing::xyz_of(pts);
   const Tensor centres = pointrt::testing::gather_rows(xyz, strided_indices(2, 256, 4096, 16));
-  const auto [idx, cnt] = ball_query(xyz, centres, 0.8f, 32);
+  const auto [idx, cnt] = pointrt::testing::simple_ball_query(xyz, centres, 0.8f, 32);
   const Tensor feats = random_features(2, 4096, 3, 5);
   const Grouped g = cpu_group(xyz, &feats, centres, idx, cnt);
   int empty = 0;
@@ -285,7 +262,7 @@ TEST(GroupCuda, MatchesCpuOnRealFramesAtModelSizes) {
     // Centres shifted by 5 m in x for batch item 2 so some balls are empty (cnt 0, zero-padded indices).
     Tensor shifted = centres.to(Device::Host);
     for (std::int64_t j = 0; j < cs.m; j += 2) shifted.data_as<float>()[(2 * cs.m + j) * 3] += 5.f;
-    const auto [idx, cnt] = ball_query(xyz, shifted, cs.r, cs.k);
+    const auto [idx, cnt] = pointrt::testing::simple_ball_query(xyz, shifted, cs.r, cs.k);
     Tensor feats_c = random_features(3, n, cs.c, 9);
     if (cs.c == 1) {  // intensity channel only
       std::vector<float> v;

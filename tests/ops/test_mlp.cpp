@@ -24,26 +24,6 @@ using pointrt::testing::expect_error;
 
 namespace {
 
-// Layers with Kaiming-scaled weights (activations stay O(1) through the chain) and small biases. The last layer has
-// ReLU only when `relu_last`.
-std::vector<DenseLayer> random_layers(const std::vector<std::int64_t>& widths, std::uint64_t seed, bool relu_last) {
-  std::mt19937_64 rng(seed);
-  std::vector<DenseLayer> layers;
-  for (std::size_t j = 0; j + 1 < widths.size(); ++j) {
-    const std::int64_t cin = widths[j], cout = widths[j + 1];
-    std::normal_distribution<float> w(0.f, std::sqrt(2.f / static_cast<float>(cin)));
-    std::normal_distribution<float> b(0.f, 0.1f);
-    std::vector<float> wv(static_cast<std::size_t>(cout * cin)), bv(static_cast<std::size_t>(cout));
-    for (float& v : wv) v = w(rng);
-    for (float& v : bv) v = b(rng);
-    DenseLayer l;
-    l.weight = Tensor::from_vector(wv, {cout, cin});
-    l.bias = Tensor::from_vector(bv, {cout});
-    l.relu = j + 2 < widths.size() || relu_last;
-    layers.push_back(l);
-  }
-  return layers;
-}
 
 Tensor random_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -108,7 +88,7 @@ TEST(Mlp, CpuMatchesDoubleOracleOnRandomInputs) {
     for (std::int64_t rows : {1, 37, 600}) {
       SCOPED_TRACE("rows " + std::to_string(rows) + ", C0 " + std::to_string(widths[0]));
       const Tensor x = random_matrix(rows, widths[0], 11);
-      const auto layers = random_layers(widths, 12, false);
+      const auto layers = pointrt::testing::random_dense_layers(widths, 12, false);
       expect_close_to_oracle(oracle(x, layers), run_cpu(x, layers), 1e-5);
     }
   }
@@ -119,13 +99,13 @@ TEST(Mlp, CpuMatchesDoubleOracleOnRealKittiPoints) {
   // SA1-like aggregation input: the points themselves (x, y, z, intensity), 4 -> 64 -> 96 -> 64 with ReLU.
   const Tensor pts = pointrt::testing::kitti_points({0, 3}, 4096);
   const Tensor x = pts.reshape({2 * 4096, 4});
-  const auto layers = random_layers({4, 64, 96, 64}, 21, true);
+  const auto layers = pointrt::testing::random_dense_layers({4, 64, 96, 64}, 21, true);
   expect_close_to_oracle(oracle(x, layers), run_cpu(x, layers), 1e-5);
 }
 
 TEST(Mlp, CpuIsIndependentOfTheThreadCount) {
   const Tensor x = random_matrix(1000, 96, 3);
-  const auto layers = random_layers({96, 64, 30}, 4, false);
+  const auto layers = pointrt::testing::random_dense_layers({96, 64, 30}, 4, false);
   core::set_cpu_threads(1);
   const Tensor one = run_cpu(x, layers);
   core::set_cpu_threads(2);
@@ -138,7 +118,7 @@ TEST(Mlp, CpuIsIndependentOfTheThreadCount) {
 
 TEST(Mlp, BadShapesAreRefused) {
   const Tensor x = random_matrix(10, 8, 1);
-  const auto layers = random_layers({8, 16, 4}, 2, false);
+  const auto layers = pointrt::testing::random_dense_layers({8, 16, 4}, 2, false);
   Tensor out = Tensor::zeros({10, 4}, DType::F32);
   EXPECT_NO_THROW(ops::mlp_cpu(x, layers, out));
   expect_error(
@@ -151,7 +131,7 @@ TEST(Mlp, BadShapesAreRefused) {
                {"mlp: layers[0].weight: expected f32[*, 9]@host, got f32[16, 8]@host"});
   // Mismatched widths inside the chain: 8 -> 16, then a layer expecting 12 inputs.
   auto broken = layers;
-  broken[1] = random_layers({12, 4}, 3, false)[0];
+  broken[1] = pointrt::testing::random_dense_layers({12, 4}, 3, false)[0];
   expect_error([&] { ops::mlp_cpu(x, broken, out); },
                {"mlp: layers[1].weight: expected f32[*, 16]@host, got f32[4, 12]@host"});
   auto bad_bias = layers;
@@ -173,7 +153,7 @@ TEST(Mlp, BadShapesAreRefused) {
 
 TEST(Mlp, EmptyInputIsValid) {
   const Tensor x = Tensor::zeros({0, 8}, DType::F32);
-  const auto layers = random_layers({8, 4}, 2, false);
+  const auto layers = pointrt::testing::random_dense_layers({8, 4}, 2, false);
   Tensor out = Tensor::zeros({0, 4}, DType::F32);
   EXPECT_NO_THROW(ops::mlp_cpu(x, layers, out));
 }
@@ -237,7 +217,7 @@ TEST(MlpCuda, MatchesCpuAtModelSizes) {
   for (const Case& c : cases) {
     SCOPED_TRACE("rows " + std::to_string(c.rows) + ", C0 " + std::to_string(c.widths[0]) + ", L " +
                  std::to_string(c.widths.size() - 1));
-    expect_cuda_matches_cpu(random_matrix(c.rows, c.widths[0], 5), random_layers(c.widths, 6, c.relu_last));
+    expect_cuda_matches_cpu(random_matrix(c.rows, c.widths[0], 5), pointrt::testing::random_dense_layers(c.widths, 6, c.relu_last));
   }
 }
 
@@ -246,11 +226,11 @@ TEST(MlpCuda, MatchesCpuOnSegmentedChains) {
   // A narrow chain with more layers than one fused launch takes (fused::kMaxLayers = 8): several fused segments
   // through the workspace; and wide layers, one launch each.
   expect_cuda_matches_cpu(random_matrix(300, 20, 7),
-                          random_layers({20, 32, 48, 16, 64, 8, 40, 24, 33, 17, 5, 9}, 8, true));
-  expect_cuda_matches_cpu(random_matrix(77, 64, 9), random_layers({64, 1500, 2000, 30}, 10, false));
+                          pointrt::testing::random_dense_layers({20, 32, 48, 16, 64, 8, 40, 24, 33, 17, 5, 9}, 8, true));
+  expect_cuda_matches_cpu(random_matrix(77, 64, 9), pointrt::testing::random_dense_layers({64, 1500, 2000, 30}, 10, false));
   // A single wide layer and a chain ending in a single channel (IA-SSD score heads).
-  expect_cuda_matches_cpu(random_matrix(1024, 128, 11), random_layers({128, 128, 1}, 12, false));
-  expect_cuda_matches_cpu(random_matrix(256, 256, 13), random_layers({256, 128, 3}, 14, false));
+  expect_cuda_matches_cpu(random_matrix(1024, 128, 11), pointrt::testing::random_dense_layers({128, 128, 1}, 12, false));
+  expect_cuda_matches_cpu(random_matrix(256, 256, 13), pointrt::testing::random_dense_layers({256, 128, 3}, 14, false));
 }
 
 // Batch invariance: the summation order of a row depends on the layer widths only, so the rows of an R = 3M call
@@ -270,7 +250,7 @@ TEST(MlpCuda, RowsAreBatchInvariant) {
     SCOPED_TRACE("rows " + std::to_string(c.rows) + ", C0 " + std::to_string(c.widths[0]) + ", L " +
                  std::to_string(c.widths.size() - 1));
     const Tensor x = random_matrix(c.rows, c.widths[0], 15);
-    const auto layers = random_layers(c.widths, 16, false);
+    const auto layers = pointrt::testing::random_dense_layers(c.widths, 16, false);
     const Tensor one = run_cuda(x, layers);
     const Tensor three = run_cuda(pointrt::testing::stack({x, x, x}).reshape({3 * c.rows, c.widths[0]}), layers);
     const std::size_t bytes = one.nbytes();
@@ -295,16 +275,16 @@ TEST(MlpCuda, MatchesCpuOnRealKittiPoints) {
   POINTRT_REQUIRE_CUDA();
   POINTRT_REQUIRE_SHARED_DATA();
   const Tensor pts = pointrt::testing::kitti_points({0, 1}, 4096);
-  expect_cuda_matches_cpu(pts.reshape({2 * 4096, 4}), random_layers({4, 64, 96, 64}, 21, true));
+  expect_cuda_matches_cpu(pts.reshape({2 * 4096, 4}), pointrt::testing::random_dense_layers({4, 64, 96, 64}, 21, true));
 }
 
 TEST(MlpCuda, BadWorkspaceIsRefused) {
   POINTRT_REQUIRE_CUDA();
   // A narrow chain that runs as one fused launch needs no workspace; one run layer by layer needs it and refuses a
   // missing or short one.
-  const auto small = random_layers({8, 16, 4}, 2, false);
+  const auto small = pointrt::testing::random_dense_layers({8, 16, 4}, 2, false);
   EXPECT_EQ(ops::mlp_workspace_bytes(10, small), 0u);
-  const auto layers = random_layers({8, 3000, 4}, 2, false);
+  const auto layers = pointrt::testing::random_dense_layers({8, 3000, 4}, 2, false);
   const std::size_t need = ops::mlp_workspace_bytes(10, layers);
   EXPECT_GT(need, 0u);
   const DeviceLayers d(layers);

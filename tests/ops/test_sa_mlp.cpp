@@ -33,21 +33,6 @@ namespace {
 
 constexpr float kSentinel = 7.25f;  // pre-filled into out; channels outside the slice must keep it
 
-std::vector<DenseLayer> random_layers(const std::vector<std::int64_t>& widths, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<DenseLayer> layers;
-  for (std::size_t j = 0; j + 1 < widths.size(); ++j) {
-    const std::int64_t cin = widths[j], cout = widths[j + 1];
-    std::normal_distribution<float> w(0.f, std::sqrt(2.f / static_cast<float>(cin)));
-    std::normal_distribution<float> b(0.f, 0.1f);
-    std::vector<float> wv(static_cast<std::size_t>(cout * cin)), bv(static_cast<std::size_t>(cout));
-    for (float& v : wv) v = w(rng);
-    for (float& v : bv) v = b(rng);
-    layers.push_back({Tensor::from_vector(wv, {cout, cin}), Tensor::from_vector(bv, {cout}), true});
-  }
-  return layers;
-}
-
 Tensor random_features(std::int64_t batch, std::int64_t n, std::int64_t c, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> d(0.f, 1.f);
@@ -74,28 +59,6 @@ Tensor strided_indices(std::int64_t batch, std::int64_t m, std::int64_t n, std::
   return Tensor::from_vector(v, {batch, m});
 }
 
-// Simple CPU ball query (strict d^2 < r^2, first K by index, cyclic padding, zeros for an empty ball).
-std::pair<Tensor, Tensor> ball_query(const Tensor& xyz, const Tensor& centres, float r, int k) {
-  const std::int64_t batch = xyz.dim(0), n = xyz.dim(1), m = centres.dim(1);
-  Tensor idx = Tensor::zeros({batch, m, k}, DType::I32);
-  Tensor cnt = Tensor::zeros({batch, m}, DType::I32);
-  const float r2 = r * r;
-  for (std::int64_t b = 0; b < batch; ++b) {
-    for (std::int64_t j = 0; j < m; ++j) {
-      const float* q = centres.data_as<float>() + (b * m + j) * 3;
-      std::int32_t* out = idx.data_as<std::int32_t>() + (b * m + j) * k;
-      int found = 0;
-      for (std::int64_t i = 0; i < n && found < k; ++i) {
-        const float* p = xyz.data_as<float>() + (b * n + i) * 3;
-        const float dx = q[0] - p[0], dy = q[1] - p[1], dz = q[2] - p[2];
-        if (dx * dx + dy * dy + dz * dz < r2) out[found++] = static_cast<std::int32_t>(i);
-      }
-      for (int s = found; s > 0 && s < k; ++s) out[s] = out[s % found];
-      cnt.data_as<std::int32_t>()[b * m + j] = found;
-    }
-  }
-  return {idx, cnt};
-}
 
 // All inputs of one call.
 struct Inputs {
@@ -121,7 +84,7 @@ Inputs real_inputs(const std::vector<int>& frames, std::size_t n, std::int64_t m
       for (std::int64_t j = 0; j < m; j += 2) in.centres.data_as<float>()[(b * m + j) * 3] += 30.f;
     }
   }
-  std::tie(in.idx, in.cnt) = ball_query(in.xyz, in.centres, r, k);
+  std::tie(in.idx, in.cnt) = pointrt::testing::simple_ball_query(in.xyz, in.centres, r, k);
   if (c == 1) {
     std::vector<float> v;
     for (std::int64_t i = 0; i < batch * nn; ++i) v.push_back(pts.data_as<float>()[i * 4 + 3]);
@@ -129,7 +92,7 @@ Inputs real_inputs(const std::vector<int>& frames, std::size_t n, std::int64_t m
   } else {
     in.feats = random_features(batch, nn, c, 9);
   }
-  in.layers = random_layers(widths, 10);
+  in.layers = pointrt::testing::random_dense_layers(widths, 10);
   return in;
 }
 
@@ -144,7 +107,7 @@ Inputs small_inputs(std::int64_t batch, std::int64_t n, std::int64_t m, std::int
   in.cnt = random_indices({batch, m}, 0, 2, seed + 4);  // about a third of the balls empty
   std::vector<std::int64_t> widths{3 + c};
   widths.insert(widths.end(), hidden.begin(), hidden.end());
-  in.layers = random_layers(widths, seed + 5);
+  in.layers = pointrt::testing::random_dense_layers(widths, seed + 5);
   return in;
 }
 
@@ -374,7 +337,7 @@ TEST(SaMlp, BadShapesAreRefused) {
   expect_error([&] { call(in.xyz, nullptr, in.centres, in.idx, in.cnt, in.layers, out, p); },
                {"sa_mlp: layers[0].weight: expected f32[*, 3]@host, got f32[16, 5]@host"});
   auto broken = in.layers;
-  broken[1] = random_layers({12, 8}, 3)[0];
+  broken[1] = pointrt::testing::random_dense_layers({12, 8}, 3)[0];
   expect_error([&] { call(in.xyz, &in.feats, in.centres, in.idx, in.cnt, broken, out, p); },
                {"sa_mlp: layers[1].weight: expected f32[*, 16]@host, got f32[8, 12]@host"});
   auto bad_bias = in.layers;
@@ -658,17 +621,17 @@ TEST(SaMlpCuda, TensorCorePathIsChosenAtTheGrouperSizes) {
   for (const GrouperShape& g : kGrouperShapes) {
     std::vector<std::int64_t> widths{3 + g.c};
     widths.insert(widths.end(), g.hidden.begin(), g.hidden.end());
-    const auto layers = random_layers(widths, 1);
+    const auto layers = pointrt::testing::random_dense_layers(widths, 1);
     EXPECT_EQ(ops::detail::sa_mlp_path(g.k, layers, ops::SaMlpMath::Tf32x3), SaMlpPath::TensorCore)
         << "K " << g.k << " C " << g.c;
     EXPECT_EQ(ops::detail::sa_mlp_path(g.k, layers), SaMlpPath::Simt) << "K " << g.k << " C " << g.c;
   }
   // Other K and chains that do not fit fall back to SIMT.
-  EXPECT_EQ(ops::detail::sa_mlp_path(5, random_layers({6, 16, 8}, 1), ops::SaMlpMath::Tf32x3), SaMlpPath::Simt);
-  EXPECT_EQ(ops::detail::sa_mlp_path(24, random_layers({6, 16, 8}, 1), ops::SaMlpMath::Tf32x3), SaMlpPath::Simt);
+  EXPECT_EQ(ops::detail::sa_mlp_path(5, pointrt::testing::random_dense_layers({6, 16, 8}, 1), ops::SaMlpMath::Tf32x3), SaMlpPath::Simt);
+  EXPECT_EQ(ops::detail::sa_mlp_path(24, pointrt::testing::random_dense_layers({6, 16, 8}, 1), ops::SaMlpMath::Tf32x3), SaMlpPath::Simt);
   {
     const ForcePath force(SaMlpPath::Simt);
-    EXPECT_EQ(ops::detail::sa_mlp_path(16, random_layers({6, 16, 8}, 1)), SaMlpPath::Simt);
+    EXPECT_EQ(ops::detail::sa_mlp_path(16, pointrt::testing::random_dense_layers({6, 16, 8}, 1)), SaMlpPath::Simt);
   }
 }
 
