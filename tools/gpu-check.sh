@@ -2,7 +2,9 @@
 # On a GPU machine: build for its architecture, run every test (GPU tests included), every operator benchmark and the
 # end-to-end benchmark and profile of the shipped model, and write the results to OUT_DIR (default ./gpu-results):
 # ctest.log, bench_<op>.json, benchmarks.md (the operator table for docs/benchmarks.md), e2e_b<B>.{txt,json},
-# profile.{txt,json}. Usage: tools/gpu-check.sh [OUT_DIR] [ARCH]   (ARCH default: 90 = H100/H200)
+# profile.{txt,json}. TAR=1 packs OUT_DIR into OUT_DIR.tgz (for the device tool, which returns at most 8 files).
+# On the H200 through the device tool: run with carry [".device-deps"] and
+#   source .device-deps/env.sh; TAR=1 tools/gpu-check.sh $OUT/gpu 90 Usage: tools/gpu-check.sh [OUT_DIR] [ARCH]   (ARCH default: 90 = H100/H200)
 set -uo pipefail
 out=${1:-gpu-results}
 arch=${2:-90}
@@ -33,4 +35,6 @@ build-gpu/bin/pointrt bench $model --no-graph --iterations 500 --warmup 50 --jso
 build-gpu/bin/pointrt profile $model --iterations 200 --warmup 20 --json "$out/profile.json" \
   data/sample/kitti_000003.bin > "$out/profile.txt" 2>&1
 cat "$out"/e2e_b*.txt "$out/profile.txt"
+# The device tool brings back at most 8 files: with TAR=1 everything goes into one archive beside OUT_DIR.
+if [ -n "${TAR:-}" ]; then tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")" && rm -rf "$out"; fi
 exit $rc

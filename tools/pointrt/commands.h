@@ -16,5 +16,6 @@ Command add_inspect_command(CLI::App& app);
 Command add_detect_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_profile_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
 
 }  // namespace pointrt::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add(pointrt::cli::add_profile_command, "profile");
   add(pointrt::cli::add_inspect_command, "inspect");
   add(pointrt::cli::add_info_command, "info");
+  add(pointrt::cli::add_eval_command, "eval");
 
   CLI11_PARSE(app, argc, argv);
 
