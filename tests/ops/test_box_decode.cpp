@@ -120,7 +120,7 @@ Inputs realistic_inputs(int batch, int m, int nc, int nb, HeadingCoder coder, st
 
 // Adversarial inputs: many exact ties (small integers), huge and tiny codes (exp overflow / underflow), infinities
 // and NaNs sprinkled everywhere.
-Inputs adversarial_inputs(int batch, int m, int nc, int nb, std::uint64_t seed) {
+[[maybe_unused]] Inputs adversarial_inputs(int batch, int m, int nc, int nb, std::uint64_t seed) {  // used by the CUDA tests
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> pick(0, 19), small(-2, 2);
   std::uniform_real_distribution<float> wide(-120.f, 120.f);
