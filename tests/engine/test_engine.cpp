@@ -204,7 +204,7 @@ TEST(EngineCuda, GraphReplayEqualsPlainRunsAndRunsAreBitIdentical) {
 
 // CUDA against CPU on four full KITTI scans at batch 4: top-k rank differences only at near ties (then the CPU's
 // ranking is forced into the CUDA engine, see support/ranking_ties.h), then the same box counts and boxes matched
-// one to one within the parity tolerances.
+// one to one within the parity tolerances (except boxes decoded from an argmax near tie).
 TEST(EngineCuda, CudaMatchesCpuOnRealFrames) {
   POINTRT_REQUIRE_CUDA();
   POINTRT_REQUIRE_SHARED_DATA();
@@ -224,6 +224,19 @@ TEST(EngineCuda, CudaMatchesCpuOnRealFrames) {
   ASSERT_TRUE(pointrt::testing::force_reference_rankings(
       cuda, [&](const std::string& name) { return cpu.intermediate(name, 4); }, 4, [&] { a = run(cuda, points); }));
   const std::int64_t p = a.scores.dim(1);
+  // CPU boxes decoded from an argmax near tie (class or heading bin) may legitimately differ on CUDA.
+  const std::vector<bool> tied = pointrt::testing::decode_argmax_near_ties(cpu.intermediate("head.cls", 4),
+                                                                           cpu.intermediate("head.reg", 4));
+  const Tensor decoded = cpu.intermediate("decode.boxes", 4);
+  const std::int64_t dm = decoded.dim(1);
+  auto from_tied_row = [&](std::int64_t frame, const float* box) {
+    for (std::int64_t r = 0; r < dm; ++r) {
+      if (std::memcmp(decoded.data_as<float>() + (frame * dm + r) * 8, box, 8 * sizeof(float)) == 0) {
+        return static_cast<bool>(tied[static_cast<std::size_t>(frame * dm + r)]);
+      }
+    }
+    return false;
+  };
   for (std::int64_t i = 0; i < 4; ++i) {
     const int n = b.nums.data_as<std::int32_t>()[i];
     ASSERT_EQ(a.nums.data_as<std::int32_t>()[i], n) << "frame " << i;
@@ -238,7 +251,7 @@ TEST(EngineCuda, CudaMatchesCpuOnRealFrames) {
         for (int k = 0; k < 7 && ok; ++k) ok = std::fabs(g[k] - e[k]) <= 1e-3;
         if (ok) used[static_cast<std::size_t>(q)] = found = true;
       }
-      EXPECT_TRUE(found) << "frame " << i << ": CPU box " << r << " has no CUDA match";
+      if (!found && !from_tied_row(i, e)) ADD_FAILURE() << "frame " << i << ": CPU box " << r << " has no CUDA match";
     }
   }
 }

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +76,30 @@ inline bool force_reference_rankings(Engine& engine, const std::function<Tensor(
     rerun();
   }
   return true;
+}
+
+// Decoded rows (flattened [B * M]) whose class or heading bin is an argmax between values tied to within 1e-4 of
+// their scale in a run's head outputs (cls [B, M, NC], reg [B, M, 6 + 2 NB]): float rounding may pick either (the spec's first-max rule is exact only for exact ties),
+// and the box then jumps by a class size or a heading bin. Such rows are reported and not compared.
+inline std::vector<bool> decode_argmax_near_ties(const Tensor& cls, const Tensor& reg) {  // [B, M, NC], [B, M, 6 + 2 NB]
+  const std::int64_t rows = cls.dim(0) * cls.dim(1), nc = cls.dim(2), rw = reg.dim(2), nb = (rw - 6) / 2;
+  auto tied = [](const float* v, std::int64_t n) {
+    float best = v[0], second = -std::numeric_limits<float>::infinity();
+    for (std::int64_t i = 1; i < n; ++i) {
+      if (v[i] > best) {
+        second = best;
+        best = v[i];
+      } else if (v[i] > second) {
+        second = v[i];
+      }
+    }
+    return n > 1 && static_cast<double>(best) - second <= 1e-4 * std::max(1.0, std::fabs(static_cast<double>(best)));
+  };
+  std::vector<bool> out(static_cast<std::size_t>(rows));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    out[static_cast<std::size_t>(r)] = tied(cls.data_as<float>() + r * nc, nc) || tied(reg.data_as<float>() + r * rw + 6, nb);
+  }
+  return out;
 }
 
 }  // namespace pointrt::testing
