@@ -223,37 +223,10 @@ TEST(EngineCuda, CudaMatchesCpuOnRealFrames) {
   Out a = run(cuda, points);
   ASSERT_TRUE(pointrt::testing::force_reference_rankings(
       cuda, [&](const std::string& name) { return cpu.intermediate(name, 4); }, 4, [&] { a = run(cuda, points); }));
-  const std::int64_t p = a.scores.dim(1);
   // CPU boxes decoded from an argmax near tie (class or heading bin) may legitimately differ on CUDA.
-  const std::vector<bool> tied = pointrt::testing::decode_argmax_near_ties(cpu.intermediate("head.cls", 4),
-                                                                           cpu.intermediate("head.reg", 4));
-  const Tensor decoded = cpu.intermediate("decode.boxes", 4);
-  const std::int64_t dm = decoded.dim(1);
-  auto from_tied_row = [&](std::int64_t frame, const float* box) {
-    for (std::int64_t r = 0; r < dm; ++r) {
-      if (std::memcmp(decoded.data_as<float>() + (frame * dm + r) * 8, box, 8 * sizeof(float)) == 0) {
-        return static_cast<bool>(tied[static_cast<std::size_t>(frame * dm + r)]);
-      }
-    }
-    return false;
-  };
-  for (std::int64_t i = 0; i < 4; ++i) {
-    const int n = b.nums.data_as<std::int32_t>()[i];
-    ASSERT_EQ(a.nums.data_as<std::int32_t>()[i], n) << "frame " << i;
-    std::vector<bool> used(static_cast<std::size_t>(n), false);
-    for (int r = 0; r < n; ++r) {
-      const float* e = b.boxes.data_as<float>() + (i * p + r) * 8;
-      bool found = false;
-      for (int q = 0; q < n && !found; ++q) {
-        const float* g = a.boxes.data_as<float>() + (i * p + q) * 8;
-        bool ok = !used[static_cast<std::size_t>(q)] && g[7] == e[7] &&
-                  std::fabs(a.scores.data_as<float>()[i * p + q] - b.scores.data_as<float>()[i * p + r]) <= 1e-4;
-        for (int k = 0; k < 7 && ok; ++k) ok = std::fabs(g[k] - e[k]) <= 1e-3;
-        if (ok) used[static_cast<std::size_t>(q)] = found = true;
-      }
-      if (!found && !from_tied_row(i, e)) ADD_FAILURE() << "frame " << i << ": CPU box " << r << " has no CUDA match";
-    }
-  }
+  pointrt::testing::expect_boxes_match_one_to_one(
+      a.boxes, a.scores, a.nums, b.boxes, b.scores, b.nums, cpu.intermediate("decode.boxes", 4),
+      pointrt::testing::decode_argmax_near_ties(cpu.intermediate("head.cls", 4), cpu.intermediate("head.reg", 4)));
 }
 
 TEST(EngineCuda, TinyNetworkOnUserStream) {

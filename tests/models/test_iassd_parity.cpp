@@ -160,67 +160,6 @@ void expect_intermediates_match(pointrt::Engine& engine, const Reference& ref, i
   EXPECT_GE(compared, 40) << "too few intermediates compared";
 }
 
-// One-to-one matching of the kept boxes: every reference row has its own row in ours with the same label, centre
-// and size within 1e-3, heading within 1e-3 and score within 1e-4. Rows are compared in NMS order, except that
-// boxes whose scores differ by less than the score tolerance may appear in either order (float32 rounding of the
-// score decides their order, on either side).
-void expect_boxes_match(const Outputs& ours, const Tensor& ref_boxes, const Tensor& ref_scores, const Tensor& ref_nums,
-                        const Reference& ref) {
-  const std::int64_t b = ref_nums.numel(), p = ref_scores.dim(1);
-  const std::vector<bool> tied = pointrt::testing::decode_argmax_near_ties(ref.file.tensors.at("head.cls"), ref.file.tensors.at("head.reg"));
-  const Tensor& decoded = ref.file.tensors.at("decode.boxes");  // [B, M, 8]: the kept rows are copies of these
-  const std::int64_t m = decoded.dim(1);
-  auto from_tied_row = [&](std::int64_t frame, const float* box) {
-    for (std::int64_t r = 0; r < m; ++r) {
-      if (std::memcmp(decoded.data_as<float>() + (frame * m + r) * 8, box, 8 * sizeof(float)) == 0) {
-        return static_cast<bool>(tied[static_cast<std::size_t>(frame * m + r)]);
-      }
-    }
-    return false;
-  };
-  for (std::int64_t i = 0; i < b; ++i) {
-    const int n = ref_nums.data_as<std::int32_t>()[i];
-    ASSERT_EQ(ours.nums.data_as<std::int32_t>()[i], n) << "frame " << i << ": box count";
-    EXPECT_GT(n, 0) << "frame " << i << ": the reference finds no box; the check would be vacuous";
-    std::vector<bool> used(static_cast<std::size_t>(n), false);
-    auto row_matches = [&](int r, int q) {
-      const float* a = ours.boxes.data_as<float>() + (i * p + q) * 8;
-      const float* e = ref_boxes.data_as<float>() + (i * p + r) * 8;
-      for (int k = 0; k < 7; ++k) {
-        if (!(std::fabs(a[k] - e[k]) <= 1e-3)) return false;
-      }
-      return a[7] == e[7] && std::fabs(ours.scores.data_as<float>()[i * p + q] - ref_scores.data_as<float>()[i * p + r]) <= 1e-4;
-    };
-    int swapped = 0;
-    for (int r = 0; r < n; ++r) {
-      int found = -1;
-      for (int q = 0; q < n && found < 0; ++q) {
-        if (!used[static_cast<std::size_t>(q)] && row_matches(r, q)) found = q;
-      }
-      if (found < 0) {
-        const float* e = ref_boxes.data_as<float>() + (i * p + r) * 8;
-        if (from_tied_row(i, e)) {
-          std::printf("frame %lld: reference box %d comes from an argmax near tie; not matched\n",
-                      static_cast<long long>(i), r);
-          continue;
-        }
-        ADD_FAILURE() << "frame " << i << ": reference box " << r << " (" << e[0] << ", " << e[1] << ", " << e[2]
-                      << ", label " << e[7] << ", score " << ref_scores.data_as<float>()[i * p + r]
-                      << ") has no match within tolerance";
-        continue;
-      }
-      used[static_cast<std::size_t>(found)] = true;
-      if (found != r) {
-        ++swapped;
-        EXPECT_LE(std::fabs(ours.scores.data_as<float>()[i * p + found] - ours.scores.data_as<float>()[i * p + r]), 1e-4)
-            << "frame " << i << ": box " << r << " moved to row " << found << " although the scores are not tied";
-      }
-    }
-    std::printf("frame %lld: %d boxes matched one to one (%d in a different order among tied scores)\n",
-                static_cast<long long>(i), n, swapped);
-  }
-}
-
 void parity_on(pointrt::Target target, const char* what) {
   POINTRT_REQUIRE_SHARED_DATA();
   const Reference ref = load_reference();
@@ -235,8 +174,14 @@ void parity_on(pointrt::Target target, const char* what) {
     return;
   }
   expect_intermediates_match(engine, ref, batch, what);
-  expect_boxes_match(out, ref.file.tensors.at("out.boxes"), ref.file.tensors.at("out.scores"),
-                     ref.file.tensors.at("out.nums"), ref);
+  const Tensor& ref_nums = ref.file.tensors.at("out.nums");
+  for (std::int64_t i = 0; i < ref_nums.numel(); ++i) {
+    EXPECT_GT(ref_nums.data_as<std::int32_t>()[i], 0) << "frame " << i << ": the reference finds no box; the check would be vacuous";
+  }
+  pointrt::testing::expect_boxes_match_one_to_one(
+      out.boxes, out.scores, out.nums, ref.file.tensors.at("out.boxes"), ref.file.tensors.at("out.scores"), ref_nums,
+      ref.file.tensors.at("decode.boxes"),
+      pointrt::testing::decode_argmax_near_ties(ref.file.tensors.at("head.cls"), ref.file.tensors.at("head.reg")));
 }
 
 TEST(IassdParity, CpuMatchesPyTorchReference) { parity_on(pointrt::Target::CPU, "CPU"); }

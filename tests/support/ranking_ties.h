@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <string>
@@ -100,6 +101,65 @@ inline std::vector<bool> decode_argmax_near_ties(const Tensor& cls, const Tensor
     out[static_cast<std::size_t>(r)] = tied(cls.data_as<float>() + r * nc, nc) || tied(reg.data_as<float>() + r * rw + 6, nb);
   }
   return out;
+}
+
+// One-to-one matching of the kept boxes of two runs (boxes [B, P, 8], scores [B, P], nums [B], host): the same count
+// per frame, and every reference row has its own row in ours with the same label, centre and size within 1e-3,
+// heading within 1e-3 and score within 1e-4. Rows are compared in NMS order, except that boxes whose scores differ by
+// less than the score tolerance may appear in either order. A reference box that is a copy of a decoded row
+// (`ref_decoded` [B, M, 8]) flagged in `tied` (decode_argmax_near_ties) may go unmatched; it is reported.
+inline void expect_boxes_match_one_to_one(const Tensor& boxes, const Tensor& scores, const Tensor& nums,
+                                          const Tensor& ref_boxes, const Tensor& ref_scores, const Tensor& ref_nums,
+                                          const Tensor& ref_decoded, const std::vector<bool>& tied) {
+  const std::int64_t b = ref_nums.numel(), p = ref_scores.dim(1), m = ref_decoded.dim(1);
+  auto from_tied_row = [&](std::int64_t frame, const float* box) {
+    for (std::int64_t r = 0; r < m; ++r) {
+      if (std::memcmp(ref_decoded.data_as<float>() + (frame * m + r) * 8, box, 8 * sizeof(float)) == 0) {
+        return static_cast<bool>(tied[static_cast<std::size_t>(frame * m + r)]);
+      }
+    }
+    return false;
+  };
+  for (std::int64_t i = 0; i < b; ++i) {
+    const int n = ref_nums.data_as<std::int32_t>()[i];
+    ASSERT_EQ(nums.data_as<std::int32_t>()[i], n) << "frame " << i << ": box count";
+    std::vector<bool> used(static_cast<std::size_t>(n), false);
+    auto row_matches = [&](int r, int q) {
+      const float* a = boxes.data_as<float>() + (i * p + q) * 8;
+      const float* e = ref_boxes.data_as<float>() + (i * p + r) * 8;
+      for (int k = 0; k < 7; ++k) {
+        if (!(std::fabs(a[k] - e[k]) <= 1e-3)) return false;
+      }
+      return a[7] == e[7] && std::fabs(scores.data_as<float>()[i * p + q] - ref_scores.data_as<float>()[i * p + r]) <= 1e-4;
+    };
+    int swapped = 0;
+    for (int r = 0; r < n; ++r) {
+      int found = -1;
+      for (int q = 0; q < n && found < 0; ++q) {
+        if (!used[static_cast<std::size_t>(q)] && row_matches(r, q)) found = q;
+      }
+      if (found < 0) {
+        const float* e = ref_boxes.data_as<float>() + (i * p + r) * 8;
+        if (from_tied_row(i, e)) {
+          std::printf("frame %lld: reference box %d comes from an argmax near tie; not matched\n",
+                      static_cast<long long>(i), r);
+          continue;
+        }
+        ADD_FAILURE() << "frame " << i << ": reference box " << r << " (" << e[0] << ", " << e[1] << ", " << e[2]
+                      << ", label " << e[7] << ", score " << ref_scores.data_as<float>()[i * p + r]
+                      << ") has no match within tolerance";
+        continue;
+      }
+      used[static_cast<std::size_t>(found)] = true;
+      if (found != r) {
+        ++swapped;
+        EXPECT_LE(std::fabs(scores.data_as<float>()[i * p + found] - scores.data_as<float>()[i * p + r]), 1e-4)
+            << "frame " << i << ": box " << r << " moved to row " << found << " although the scores are not tied";
+      }
+    }
+    std::printf("frame %lld: %d boxes matched one to one (%d in a different order among tied scores)\n",
+                static_cast<long long>(i), n, swapped);
+  }
 }
 
 }  // namespace pointrt::testing
