@@ -1,34 +1,19 @@
 // The `pointrt` command line: exit codes and messages, run as a user would run it.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
+#include "cli/cli_run.h"
 #include "support/test_data.h"
 
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string("'") + POINTRT_CLI_PATH + "' " + args + " 2>&1";
-  CliRun r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using pointrt::testing::CliRun;
+using pointrt::testing::contains;
+using pointrt::testing::read_text;
+using pointrt::testing::run_cli;
 
 }  // namespace
 
@@ -103,16 +88,6 @@ std::string model_args() {
          q(pointrt::testing::source_path("models/iassd_hvcsx2_kitti_random.safetensors"));
 }
 std::string sample() { return q(pointrt::testing::source_path("data/sample/kitti_000003.bin")); }
-std::string read_text(const std::string& path) {
-  std::string s;
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-    std::fclose(f);
-  }
-  return s;
-}
 
 }  // namespace
 

@@ -1,6 +1,5 @@
 // `pointrt eval`: KITTI AP of label directories, run as a user would run it.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -11,34 +10,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_run.h"
 #include "support/test_data.h"
 
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string("'") + POINTRT_CLI_PATH + "' " + args + " 2>&1";
-  CliRun r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using pointrt::testing::CliRun;
+using pointrt::testing::contains;
+using pointrt::testing::read_text;
+using pointrt::testing::run_cli;
 
 // Label text with a score column appended to every line but DontCare (which predictions do not contain).
 std::string with_scores(const std::string& text) {
