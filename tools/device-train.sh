@@ -11,6 +11,8 @@
 #    and copies them, the log and the args into OUT_DIR/run (bring them back, then carry RUN_DIR=that folder next time).
 # With the device tool: carry ["train-run"] (an ignored folder holding the parts) and run
 #   tools/device-train.sh train-run $OUT 8 --device cuda --batch-size 8 --steps 20000
+# or, to fit the schedule to the device time there is (first leg; later legs --resume with the checkpoint's length):
+#   tools/device-train.sh train-run $OUT 8 --device cuda --batch-size 16 --budget-minutes 16
 set -euo pipefail
 run=${1:?usage: device-train.sh RUN_DIR OUT_DIR MINUTES [TRAIN_ARGS...]}
 out=${2:?}
@@ -24,7 +26,8 @@ py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 mkdir -p "$run" "$out/run"
 if [ ! -f "$data/.done-$scenes-$seed" ]; then
-  (cd "$repo/python" && "$py" -m pointrt_sim.generate --out "$data" --scenes "$scenes" --seed "$seed" --quiet)
+  (cd "$repo/python" && "$py" -m pointrt_sim.generate --out "$data" --scenes "$scenes" --seed "$seed" --quiet \
+    --jobs "$(nproc)")
   touch "$data/.done-$scenes-$seed"
 fi
 resume=()

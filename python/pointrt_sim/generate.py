@@ -119,25 +119,43 @@ def main(argv=None):
     grp.add_argument("--points-per-scan", type=int, default=None,
                      help="laser firings per revolution (64 x columns), default 133312 (HDL-64E at 10 Hz)")
     grp.add_argument("--columns", type=int, default=None, help="firings per laser per revolution (default 2083)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="worker processes (frames are independent, so the output is the same for any number)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     if a.scenes < 0 or a.start < 0:
         ap.error("--scenes and --start must be >= 0")
+    if a.jobs < 1:
+        ap.error("--jobs must be >= 1")
     cols = 2083
     if a.points_per_scan is not None:
         cols = max(16, int(round(a.points_per_scan / 64)))
     if a.columns is not None:
         cols = max(16, a.columns)
     cfg = LidarConfig(columns=cols)
-    for i in range(a.start, a.start + a.scenes):
-        t0 = time.perf_counter()
-        pts, labels, calib, info = generate_frame(a.seed, i, cfg)
-        write_frame(a.out, a.split, i, pts, labels, calib)
+    work = [(a.out, a.split, a.seed, i, cfg) for i in range(a.start, a.start + a.scenes)]
+    if a.jobs == 1:
+        results = map(_make_one, work)
+    else:
+        import multiprocessing
+        pool = multiprocessing.get_context("spawn").Pool(a.jobs)
+        results = pool.imap(_make_one, work, chunksize=4)
+    for i, n_pts, n_lab, n_dc, sec in results:
         if not a.quiet:
-            n_lab = sum(o["type"] != "DontCare" for o in labels)
-            print("%06d: %d points, %d objects, %d DontCare, %.2f s" % (
-                i, len(pts), n_lab, len(labels) - n_lab, time.perf_counter() - t0), file=sys.stderr)
+            print("%06d: %d points, %d objects, %d DontCare, %.2f s" % (i, n_pts, n_lab, n_dc, sec), file=sys.stderr)
+    if a.jobs > 1:
+        pool.close()
+        pool.join()
     return 0
+
+
+def _make_one(job):
+    root, split, seed, i, cfg = job
+    t0 = time.perf_counter()
+    pts, labels, calib, _ = generate_frame(seed, i, cfg)
+    write_frame(root, split, i, pts, labels, calib)
+    n_lab = sum(o["type"] != "DontCare" for o in labels)
+    return i, len(pts), n_lab, len(labels) - n_lab, time.perf_counter() - t0
 
 
 if __name__ == "__main__":

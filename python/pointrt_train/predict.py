@@ -6,6 +6,7 @@
 Runs the reference network (pointrt_ref.model, CPU) by default; ``--engine torch`` runs the training module with the
 same weights instead (faster, on --device). Preprocessing: crop to the config's x/y range, sample to num_points
 keeping far points (seeded per frame), like pointrt's; ``--fov`` also keeps only points in the camera's view.
+``--dump-inputs`` writes the rows the network saw, so `pointrt detect --presampled` can run on exactly the same input.
 Each detection becomes one label_2 line: class, truncated 0, occluded 0, alpha, the 2D box of the projected 3D box
 (clipped to the image), h w l x y z rotation_y in the rectified camera frame, and the score. Boxes with no part in
 front of the camera are skipped.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import zlib
 from typing import List, Optional
@@ -60,6 +62,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--split-file", default=None)
     ap.add_argument("--limit", type=int, default=None, help="only the first N frames")
+    ap.add_argument("--presampled", action="store_true",
+                    help="frames already hold the model's num_points rows (as --dump-inputs writes them): no FOV "
+                         "filter, crop or sampling")
+    ap.add_argument("--dump-inputs", default=None, metavar="DIR",
+                    help="also write each frame's network input (num_points rows, float32) to DIR/velodyne with "
+                         "its calib and label_2, for `pointrt detect --presampled` on the very same rows")
     a = ap.parse_args(argv)
     cfg = load_config(a.config)
     root = resolve_root(a.data)
@@ -77,14 +85,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         net = net.to(a.device).eval()
     inp = cfg["input"]
     n_det = 0
+    if a.dump_inputs:
+        for sub in ("velodyne", "calib", "label_2"):
+            os.makedirs(os.path.join(a.dump_inputs, sub), exist_ok=True)
     for name in frames:
         pts = read_points(os.path.join(root, "velodyne", name + ".bin"))
         calib = read_calib(os.path.join(root, "calib", name + ".txt"))
-        if a.fov:
-            pts = pts[fov_mask(pts, calib)]
-        pts = crop(pts, inp["point_cloud_range"], inp.get("crop_z", False))
-        rng = np.random.default_rng([a.seed, zlib.crc32(name.encode())])
-        x = torch.from_numpy(sample_points(pts, inp["num_points"], rng))[None]
+        if a.presampled:
+            if pts.shape[0] != inp["num_points"]:
+                raise SystemExit(f"{name}.bin: --presampled needs {inp['num_points']} points, the file has "
+                                 f"{pts.shape[0]}")
+            sampled = np.ascontiguousarray(pts.astype(np.float32))
+        else:
+            if a.fov:
+                pts = pts[fov_mask(pts, calib)]
+            pts = crop(pts, inp["point_cloud_range"], inp.get("crop_z", False))
+            rng = np.random.default_rng([a.seed, zlib.crc32(name.encode())])
+            sampled = sample_points(pts, inp["num_points"], rng)
+        if a.dump_inputs:
+            sampled.astype("<f4").tofile(os.path.join(a.dump_inputs, "velodyne", name + ".bin"))
+            for sub in ("calib", "label_2"):
+                src = os.path.join(root, sub, name + ".txt")
+                if os.path.exists(src):
+                    shutil.copyfile(src, os.path.join(a.dump_inputs, sub, name + ".txt"))
+        x = torch.from_numpy(sampled)[None]
         with torch.no_grad():
             if net is None:
                 boxes, scores, nums, _ = ref.forward(x)
@@ -92,6 +116,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 from .model import decode
                 inter = net(x.to(a.device))
                 bi, si = decode(inter, cfg["head"])
+                bi, si = bi.cpu(), si.cpu()
                 post = cfg["post"]
                 boxes, scores, nums, _ = ref_ops.nms_bev(bi, si, post["score_threshold"], post["iou_threshold"],
                                                          post["max_out"], post.get("pre_max", 0))

@@ -19,6 +19,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from dataclasses import fields
 from typing import List, Optional
 
@@ -42,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     ap.add_argument("--steps", type=int, default=None, help="total optimizer steps (default: --epochs worth)")
     ap.add_argument("--epochs", type=float, default=80.0, help="used when --steps is not given")
+    ap.add_argument("--budget-minutes", type=float, default=None,
+                    help="size the schedule to this much training time instead of --steps/--epochs: the first "
+                         "--calibrate-steps steps are timed and the total becomes budget / time per step (a fresh "
+                         "run only; the total is kept in the checkpoint and reused by --resume)")
+    ap.add_argument("--calibrate-steps", type=int, default=30,
+                    help="steps timed for --budget-minutes (the first 5 of them are not counted)")
     ap.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this wall time")
     ap.add_argument("--stop-at", type=int, default=None, help="stop (and checkpoint) when reaching this step")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -106,10 +113,11 @@ def load_checkpoint(path: str) -> dict:
         return torch.load(path, map_location="cpu")
 
 
-def save_checkpoint(path: str, model, opt, sched, step: int, args, config: dict, loss_cfg: LossConfig):
+def save_checkpoint(path: str, model, opt, sched, step: int, args, config: dict, loss_cfg: LossConfig,
+                    total_steps: int):
     tmp = path + ".tmp"
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "step": step, "rng": _rng_state(), "args": vars(args), "config": config,
+                "step": step, "total_steps": total_steps, "rng": _rng_state(), "args": vars(args), "config": config,
                 "loss_config": loss_cfg.to_dict(), "format": "pointrt-train-checkpoint"}, tmp)
     os.replace(tmp, path)
 
@@ -148,6 +156,7 @@ def train(argv: Optional[List[str]] = None) -> dict:
 
     torch.manual_seed(args.seed)
     model = IASSDNet(config, bn_momentum=args.bn_momentum).to(device)
+    calibrating = args.budget_minutes is not None and not args.resume
     opt, sched = make_optimizer(model, args, total)
     step = 0
     if args.resume:
@@ -159,6 +168,11 @@ def train(argv: Optional[List[str]] = None) -> dict:
         sched.load_state_dict(ck["scheduler"])
         step = int(ck["step"])
         _set_rng_state(ck["rng"])
+        if ck.get("total_steps") and int(ck["total_steps"]) != total:
+            total = int(ck["total_steps"])
+            print(f"resume: schedule of {total} steps from the checkpoint", file=sys.stderr)
+    elif args.budget_minutes is not None and args.calibrate_steps <= 5:
+        raise SystemExit("--calibrate-steps must be > 5")
     with open(os.path.join(args.out, "args.json"), "w", encoding="utf-8") as f:
         json.dump({"args": vars(args), "loss": loss_cfg.to_dict(), "frames": len(ds), "total_steps": total}, f,
                   indent=1)
@@ -169,6 +183,7 @@ def train(argv: Optional[List[str]] = None) -> dict:
                                          num_workers=args.workers, pin_memory=device.type == "cuda", **extra)
     t_start = time.time()
     log = open(os.path.join(args.out, "log.jsonl"), "a", encoding="utf-8")
+    step_times: List[float] = []
     model.train()
     last = {}
     stop_reason = "steps"
@@ -202,9 +217,28 @@ def train(argv: Optional[List[str]] = None) -> dict:
             log.flush()
             print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in terms.items()}),
                   file=sys.stderr)
+        if calibrating:
+            step_times.append(time.time() - t0)
+            if step == args.calibrate_steps:
+                calibrating = False
+                per_step = float(np.mean(step_times[5:]))
+                total = max(step + 1, int(args.budget_minutes * 60.0 / per_step))
+                # the schedule restarts over the new length and is advanced to the current step
+                opt_state = opt.state_dict()
+                opt, sched = make_optimizer(model, args, total)
+                opt.load_state_dict(opt_state)
+                with warnings.catch_warnings():  # stepping the schedule without optimizer steps is the point here
+                    warnings.simplefilter("ignore", UserWarning)
+                    for _ in range(step):
+                        sched.step()
+                print(json.dumps({"calibrated_sec_per_step": round(per_step, 4), "total_steps": total}),
+                      file=sys.stderr)
+                with open(os.path.join(args.out, "args.json"), "w", encoding="utf-8") as f:
+                    json.dump({"args": vars(args), "loss": loss_cfg.to_dict(), "frames": len(ds),
+                               "total_steps": total, "calibrated_sec_per_step": per_step}, f, indent=1)
         if args.save_every > 0 and step % args.save_every == 0:
-            save_checkpoint(ckpt_path, model, opt, sched, step, args, config, loss_cfg)
-    save_checkpoint(ckpt_path, model, opt, sched, step, args, config, loss_cfg)
+            save_checkpoint(ckpt_path, model, opt, sched, step, args, config, loss_cfg, total)
+    save_checkpoint(ckpt_path, model, opt, sched, step, args, config, loss_cfg, total)
     log.close()
     return {"step": step, "total_steps": total, "stopped": stop_reason, "checkpoint": ckpt_path, "last": last}
 

@@ -72,6 +72,11 @@ def test_same_seed_gives_identical_files(written, tmp_path):
                          "training/velodyne/000002.bin"]
     for k in c:
         assert c[k] == a[k]
+    # worker processes write the same bytes
+    par = tmp_path / "par"
+    assert generate.main(["--out", str(par), "--scenes", "3", "--seed", "11", "--columns", str(SMALL), "--jobs", "2",
+                          "--quiet"]) == 0
+    assert _files(par) == a
     # another seed gives another scan
     other = tmp_path / "other"
     generate.main(["--out", str(other), "--scenes", "1", "--seed", "12", "--columns", str(SMALL), "--quiet"])

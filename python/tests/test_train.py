@@ -232,6 +232,26 @@ def test_resume_continues_identically(sim, run_a):
     assert [x["total"] for x in la] == [x["total"] for x in lb]
 
 
+def test_budget_sizes_the_schedule_and_resume_keeps_it(sim):
+    d, cfg_path, _, _, root = sim
+    out = str(root / "run_budget")
+    # a huge --steps is replaced by budget / measured time per step; stop right after the calibration
+    r1 = train.train(_train_args(d, cfg_path, out, 10**9, ["--budget-minutes", "0.05", "--calibrate-steps", "6",
+                                                           "--stop-at", "7"]))
+    assert r1["step"] == 7 and r1["stopped"] == "stop_at"
+    total = r1["total_steps"]
+    assert 7 < total < 10**9
+    meta = json.load(open(os.path.join(out, "args.json")))
+    assert meta["total_steps"] == total and meta["calibrated_sec_per_step"] > 0
+    # 3 s of budget at the measured time per step (within rounding)
+    assert abs(total * meta["calibrated_sec_per_step"] - 3.0) <= meta["calibrated_sec_per_step"] + 1e-9
+    ck = train.load_checkpoint(os.path.join(out, "checkpoint.pt"))
+    assert ck["total_steps"] == total and ck["scheduler"]["total_steps"] == total + 1
+    assert ck["scheduler"]["last_epoch"] == 7
+    r2 = train.train(_train_args(d, cfg_path, out, 10**9, ["--budget-minutes", "0.05", "--resume", "--stop-at", "8"]))
+    assert r2["total_steps"] == total and r2["step"] == 8
+
+
 def test_export_loads_in_reference_and_matches_module(sim, run_a, tmp_path, capsys):
     d, cfg_path, cfg, _, _ = sim
     w = str(tmp_path / "w.safetensors")
@@ -285,3 +305,22 @@ def test_predict_writes_kitti_labels(sim, run_a, tmp_path):
                          "--engine", "torch"]) == 0
     for name in files:
         assert (out / name).read_text() == (out2 / name).read_text()
+    # --dump-inputs writes the rows the network saw; --presampled on them gives the same labels
+    dumped = tmp_path / "inputs"
+    out3 = tmp_path / "pred_dump"
+    assert predict.main(["--weights", w, "--data", d, "--out", str(out3), "--config", cfg_path, "--limit", "2",
+                         "--dump-inputs", str(dumped)]) == 0
+    for name in files:
+        stem = name[:-4]
+        rows = np.fromfile(dumped / "velodyne" / (stem + ".bin"), dtype="<f4")
+        assert rows.size == TINY["input"]["num_points"] * 4
+        assert (dumped / "calib" / name).exists() and (dumped / "label_2" / name).exists()
+    out4 = tmp_path / "pred_presampled"
+    assert predict.main(["--weights", w, "--data", str(dumped), "--out", str(out4), "--config", cfg_path,
+                         "--presampled"]) == 0
+    for name in files:
+        assert (out / name).read_text() == (out4 / name).read_text()
+    # a frame of another size is refused under --presampled
+    with pytest.raises(SystemExit, match="needs 1024 points"):
+        predict.main(["--weights", w, "--data", d, "--out", str(tmp_path / "bad"), "--config", cfg_path,
+                      "--presampled", "--limit", "1"])
