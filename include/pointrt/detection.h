@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "pointrt/pointcloud.h"
+
 namespace pointrt {
 
 struct Box3D {
@@ -74,6 +76,19 @@ KittiObject to_kitti_object(const Detection& detection, const std::string& type,
                             const ImageSize& image = {});
 // KITTI object → LiDAR box (the inverse of the geometric part of to_kitti_object).
 Box3D to_lidar_box(const KittiObject& object, const KittiCalib& calib);
+
+// ---- camera field of view -------------------------------------------------------------------------------------
+
+// The points of `cloud` that the left colour camera sees (KITTI's labelled field of view), in their order, with
+// every field; source, format, fields and dropped_nonfinite are copied. The rule is the one of the PyTorch training
+// code (python/pointrt_train/data.py fov_mask), in double precision: with X_rect = M * [x y z 1]^T where
+// M = R0_rect * Tr_velo_to_cam (3x4; R0_rect applied to Tr's rotation and translation), and
+// q = P2 * [X_rect; 1], d = q[2] (the depth row of P2: for KITTI z_rect + ~0.0027 m), u = q[0] / d, v = q[1] / d,
+// a point is kept iff
+//   d > 0  and  0 <= u < image.width  and  0 <= v < image.height
+// (default image 1242 x 375; the calib file does not give the size). Points with a non-finite coordinate fail the
+// test and are dropped.
+PointCloud filter_to_camera_fov(const PointCloud& cloud, const KittiCalib& calib, const ImageSize& image = {});
 
 // ---- JSON ----------------------------------------------------------------------------------------------------
 

@@ -83,6 +83,10 @@ struct PreprocessOptions {
   std::size_t num_points = 16384;    // N
   float far_threshold = 40.f;        // points at range >= this are all kept when sub-sampling (IA-SSD reference)
   std::uint64_t seed = 0x5eed;       // the same cloud and seed always give the same points
+  // The cloud already holds exactly num_points rows in the network's order (e.g. written by
+  // `python -m pointrt_train.predict --dump-inputs`): the rows are taken as they are — no crop, no sampling, no
+  // shuffle (range, crop_z, far_threshold and seed are not used). Any other row count is an Error.
+  bool presampled = false;
 };
 
 struct PreprocessReport {
@@ -103,6 +107,9 @@ struct PreparedPoints {
 // more points than N → all far points plus a seeded draw without replacement of near ones; fewer → every point
 // once plus repeats spread as evenly as possible; either way the rows are then shuffled with the seed.
 // A cloud with no point in range gives N zero rows and real_points = 0 (a valid, empty frame).
+// With options.presampled the cloud must hold exactly N rows, returned unchanged and in order (report: input_points
+// = in_range = real_points = N, padded = 0); a cloud with M != N rows throws Error("<source>: ... expected N ...
+// got M ...").
 PreparedPoints preprocess(const PointCloud& cloud, const PreprocessOptions& options = {});
 
 }  // namespace pointrt

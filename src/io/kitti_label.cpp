@@ -310,4 +310,48 @@ Box3D to_lidar_box(const KittiObject& object, const KittiCalib& calib) {
   return b;
 }
 
+// ---- camera field of view -------------------------------------------------------------------------------------
+
+// Mirrors python/pointrt_train/data.py fov_mask (kitti.Calib.project_lidar): compose M = R0_rect * Tr_velo_to_cam,
+// then X_rect = M[:, :3] p + M[:, 3], q = P2[:, :3] X_rect + P2[:, 3], u = q0 / q2, v = q1 / q2. Sums run left to
+// right and the build has -ffp-contract=off, so this is the plain double-precision evaluation of that formula.
+PointCloud filter_to_camera_fov(const PointCloud& cloud, const KittiCalib& calib, const ImageSize& image) {
+  const std::size_t f = cloud.num_fields();
+  if (f < 3) fail(cloud.source, "a point cloud needs at least the fields x, y, z");
+  const auto& tr = calib.Tr_velo_to_cam;
+  const auto& r0 = calib.R0_rect;
+  const auto& p2 = calib.P2;
+  double m[3][4];
+  for (std::size_t r = 0; r < 3; ++r) {
+    for (std::size_t c = 0; c < 4; ++c) {
+      m[r][c] = r0[r * 3 + 0] * tr[0 * 4 + c] + r0[r * 3 + 1] * tr[1 * 4 + c] + r0[r * 3 + 2] * tr[2 * 4 + c];
+    }
+  }
+  const double width = static_cast<double>(image.width), height = static_cast<double>(image.height);
+
+  PointCloud out;
+  out.source = cloud.source;
+  out.format = cloud.format;
+  out.fields = cloud.fields;
+  out.dropped_nonfinite = cloud.dropped_nonfinite;
+  out.values.reserve(cloud.values.size());
+  const std::size_t n = cloud.num_points();
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* pt = cloud.point(i);
+    const double x = pt[0], y = pt[1], z = pt[2];
+    double cam[3];
+    for (std::size_t r = 0; r < 3; ++r) cam[r] = x * m[r][0] + y * m[r][1] + z * m[r][2] + m[r][3];
+    double q[3];
+    for (std::size_t r = 0; r < 3; ++r) {
+      q[r] = cam[0] * p2[r * 4 + 0] + cam[1] * p2[r * 4 + 1] + cam[2] * p2[r * 4 + 2] + p2[r * 4 + 3];
+    }
+    const double d = q[2];
+    if (!(d > 0)) continue;
+    const double u = q[0] / d, v = q[1] / d;
+    if (u >= 0 && u < width && v >= 0 && v < height) out.values.insert(out.values.end(), pt, pt + f);
+  }
+  out.values.shrink_to_fit();
+  return out;
+}
+
 }  // namespace pointrt

@@ -1,8 +1,10 @@
 // Preprocessing: crop to the model's point-cloud range, then sample exactly N rows (IA-SSD reference semantics,
 // made deterministic). See docs/file-formats.md#preprocessing.
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "core/random.h"
 #include "pointrt/error.h"
@@ -33,6 +35,24 @@ PreparedPoints preprocess(const PointCloud& cloud, const PreprocessOptions& opti
   const std::size_t n_in = cloud.num_points();
   const std::size_t n_out = options.num_points;
   const float* r = options.range;
+
+  // 0. Presampled: the rows are already the network's input, in its order.
+  if (options.presampled) {
+    if (n_in != n_out) {
+      fail(cloud.source.empty() ? std::string("point cloud") : cloud.source,
+           "a presampled frame must hold exactly the model's point count: expected " + std::to_string(n_out) +
+               " points, got " + std::to_string(n_in));
+    }
+    PreparedPoints out;
+    out.num_points = n_out;
+    out.num_fields = f;
+    out.values.assign(cloud.values.begin(), cloud.values.begin() + static_cast<std::ptrdiff_t>(n_out * f));
+    out.report.input_points = n_in;
+    out.report.in_range = n_in;
+    out.report.real_points = n_in;
+    out.report.padded = 0;
+    return out;
+  }
 
   // 1. Crop (inclusive bounds; z only when asked, as the reference crops x and y only).
   std::vector<std::uint32_t> in_range;

@@ -178,6 +178,79 @@ TEST(CliDetect, BadInputsAreClearErrors) {
   EXPECT_TRUE(contains(badweights.output, "odd.bin")) << badweights.output;
 }
 
+namespace {
+
+// Runs detect on one frame with `options`, results into `out_dir`; returns the frame's JSON from "detections" on
+// (the "source" line names the input file, which differs between copies), or "" when the run failed.
+std::string detect_json(const std::string& options, const std::string& frame, const std::string& out_dir) {
+  const CliRun r = run_cli("detect " + model_args() + " --device cpu " + options + " --out " + q(out_dir) + " " + q(frame));
+  EXPECT_EQ(r.code, 0) << r.output;
+  const std::string text = read_text(out_dir + "/" + std::filesystem::path(frame).stem().string() + ".json");
+  const std::size_t at = text.find("\"detections\"");
+  return at == std::string::npos ? std::string() : text.substr(at);
+}
+
+}  // namespace
+
+TEST(CliDetect, FovNeedsCalib) {
+  const CliRun r = run_cli("detect " + model_args() + " --device cpu --fov " + sample());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "error: --fov: ")) << r.output;
+  EXPECT_TRUE(contains(r.output, "needs --calib")) << r.output;
+  const CliRun h = run_cli("detect --help");
+  EXPECT_TRUE(contains(h.output, "--fov")) << h.output;
+  EXPECT_TRUE(contains(h.output, "--presampled")) << h.output;
+  EXPECT_TRUE(contains(h.output, "pointrt_train.predict --dump-inputs")) << h.output;
+}
+
+TEST(CliDetect, FovDropsThePointsOutsideTheCameraView) {
+  // The sample is already reduced to the camera's view; the same frame with extra points that are in the model's
+  // range but outside the image (beside and far above the camera's view) gives, with --fov, exactly the sample's
+  // boxes.
+  const std::string dir = pointrt::testing::make_temp_dir("cli_fov");
+  const std::string sample_bin = pointrt::testing::source_path("data/sample/kitti_000003.bin");
+  std::string bytes = read_text(sample_bin);
+  ASSERT_EQ(bytes.size(), 18911u * 16u);
+  for (int i = 0; i < 3000; ++i) {
+    const float x = 5.f + 0.03f * static_cast<float>(i % 1000);  // 5 .. 35 m ahead
+    // the camera sees |y| < 0.85 x and z < ~0.24 x: left, right, above
+    const float row[4] = {x, i < 1000 ? x + 2.f : (i < 2000 ? -x - 2.f : 0.f), i < 2000 ? -1.f : x, 0.5f};
+    bytes.append(reinterpret_cast<const char*>(row), sizeof(row));
+  }
+  pointrt::testing::write_file(dir + "/wide.bin", bytes);
+  const std::string calib = q(pointrt::testing::source_path("data/sample/kitti_000003_calib.txt"));
+  const std::string plain = detect_json("", sample_bin, dir + "/plain");
+  ASSERT_FALSE(plain.empty());
+  EXPECT_EQ(detect_json("--fov --calib " + calib, dir + "/wide.bin", dir + "/fov"), plain);
+  EXPECT_EQ(detect_json("--fov --calib " + calib, sample_bin, dir + "/fov_sample"), plain) << "nothing to drop";
+  EXPECT_NE(detect_json("", dir + "/wide.bin", dir + "/nofov"), plain) << "without --fov the extra points count";
+  // A calib directory without the frame's file is an error naming the frame.
+  const CliRun nocal = run_cli("detect " + model_args() + " --device cpu --fov --calib " + q(dir) + " " + q(dir + "/wide.bin"));
+  EXPECT_EQ(nocal.code, 1) << nocal.output;
+  EXPECT_TRUE(contains(nocal.output, "wide.bin: no calibration file")) << nocal.output;
+}
+
+TEST(CliDetect, PresampledTakesTheRowsAsTheyAreAndRefusesAnotherCount) {
+  const std::string dir = pointrt::testing::make_temp_dir("cli_presampled");
+  // The sample frame has 18911 points, not the model's 16384.
+  const CliRun wrong = run_cli("detect " + model_args() + " --device cpu --presampled " + sample());
+  EXPECT_EQ(wrong.code, 1) << wrong.output;
+  EXPECT_TRUE(contains(wrong.output, "error: ")) << wrong.output;
+  EXPECT_TRUE(contains(wrong.output, "kitti_000003.bin")) << wrong.output;
+  EXPECT_TRUE(contains(wrong.output, "expected 16384 points, got 18911")) << wrong.output;
+
+  // Its first 16384 rows are a presampled frame: the seed plays no part, and without --presampled the rows are
+  // cropped, sampled and shuffled (other boxes).
+  const std::string bytes = read_text(pointrt::testing::source_path("data/sample/kitti_000003.bin"));
+  const std::string frame = dir + "/pre.bin";
+  pointrt::testing::write_file(frame, bytes.substr(0, 16384u * 16u));
+  const std::string a = detect_json("--presampled --seed 1", frame, dir + "/a");
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(detect_json("--presampled --seed 2", frame, dir + "/b"), a);
+  EXPECT_NE(detect_json("--seed 1", frame, dir + "/s1"), detect_json("--seed 2", frame, dir + "/s2"))
+      << "without --presampled the seed shuffles";
+}
+
 TEST(CliBench, BenchAndProfileOnCpu) {
   const std::string dir = pointrt::testing::make_temp_dir("cli_bench");
   const CliRun b = run_cli("bench " + model_args() + " --device cpu --iterations 2 --warmup 1 --json " +

@@ -24,6 +24,8 @@ struct DetectArgs {
   std::uint64_t seed = 0x5eed;
   int batch = 0;
   float min_score = 0.f;
+  bool presampled = false;
+  bool fov = false;
 };
 
 std::string calib_path(const std::string& calib, const std::string& frame) {
@@ -51,7 +53,8 @@ Command add_detect_command(CLI::App& app) {
   add_model_options(cmd, args->model);
   cmd->add_option("inputs", args->inputs, "Frames: files, directories or glob patterns (.bin, .pcd, .npy)")->required();
   cmd->add_option("--calib", args->calib,
-                  "KITTI calibration: a directory with <frame>.txt per frame, or one file for all (needed by --format kitti)");
+                  "KITTI calibration: a directory with <frame>.txt per frame, or one file for all (needed by --format kitti "
+                  "and --fov)");
   cmd->add_option("--out", args->out, "Directory for one result file per frame (default: print to stdout)");
   cmd->add_option("--format", args->format, "Result format: json or kitti (label_2, camera frame)")
       ->check(CLI::IsMember({"json", "kitti"}))
@@ -63,11 +66,20 @@ Command add_detect_command(CLI::App& app) {
   cmd->add_option("--batch", args->batch, "Frames per engine run (default: the plan's max batch)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--min-score", args->min_score, "Only report boxes with at least this score")->capture_default_str();
+  cmd->add_flag("--presampled", args->presampled,
+                "Frames already hold exactly the model's N points in the network's order (as written by "
+                "`python -m pointrt_train.predict --dump-inputs`): no crop, sampling or shuffle; another count is an error");
+  cmd->add_flag("--fov", args->fov,
+                "Keep only the points the camera sees (projection by P2 inside the 1242x375 image, depth > 0) before "
+                "preprocessing; needs --calib");
 
   return [args]() {
     const std::vector<std::string> files = expand_inputs(args->inputs);
     if (args->format == "kitti" && args->calib.empty()) {
       fail("--format kitti", "KITTI labels are in the camera frame and need --calib (a file or a directory)");
+    }
+    if (args->fov && args->calib.empty()) {
+      fail("--fov", "the camera field-of-view filter needs --calib (a file or a directory)");
     }
     if (!args->out.empty()) {
       std::error_code ec;
@@ -79,6 +91,7 @@ Command add_detect_command(CLI::App& app) {
     const ModelInfo& model = plan.model();
     PreprocessOptions pre = engine.preprocess_options();
     pre.seed = args->seed;
+    pre.presampled = args->presampled;
     ReadOptions read;
     read.nonfinite = args->nonfinite == "refuse" ? NonFinitePolicy::Refuse : NonFinitePolicy::Drop;
     const int batch = args->batch > 0 ? std::min(args->batch, plan.max_batch()) : plan.max_batch();
@@ -91,7 +104,9 @@ Command add_detect_command(CLI::App& app) {
       const std::size_t end = std::min(files.size(), start + static_cast<std::size_t>(batch));
       std::vector<PreparedPoints> frames;
       for (std::size_t i = start; i < end; ++i) {
-        frames.push_back(preprocess(select_fields(read_point_cloud(files[i], read), model.features), pre));
+        PointCloud cloud = select_fields(read_point_cloud(files[i], read), model.features);
+        if (args->fov) cloud = filter_to_camera_fov(cloud, read_kitti_calib(calib_path(args->calib, files[i])));
+        frames.push_back(preprocess(cloud, pre));
       }
       const auto ti = std::chrono::steady_clock::now();
       const auto results = engine.detect(frames);
