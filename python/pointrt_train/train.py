@@ -75,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _rng_state():
-    st = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    # numpy's state as plain Python values: a pickled ndarray names numpy's internal module, which differs between
+    # numpy 1 and 2, and would make the checkpoint unreadable on the other
+    st = {"torch": torch.get_rng_state(), "numpy": (kind, [int(k) for k in keys], int(pos), int(has_gauss),
+                                                     float(cached)), "python": random.getstate()}
     if torch.cuda.is_available():
         st["cuda"] = torch.cuda.get_rng_state_all()
     return st
@@ -83,7 +87,8 @@ def _rng_state():
 
 def _set_rng_state(st):
     torch.set_rng_state(st["torch"])
-    np.random.set_state(st["numpy"])
+    kind, keys, pos, has_gauss, cached = st["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     random.setstate(st["python"])
     if "cuda" in st and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(st["cuda"])
@@ -107,6 +112,11 @@ def make_optimizer(model, args, total_steps: int):
 
 def load_checkpoint(path: str) -> dict:
     """torch.load of a training checkpoint (it holds numpy RNG state, so weights_only must be off on new torch)."""
+    if not hasattr(np, "_core"):
+        # checkpoints written under numpy 2 may name numpy._core (numpy 1 calls it numpy.core)
+        import numpy.core.multiarray  # noqa: F401
+        sys.modules.setdefault("numpy._core", np.core)
+        sys.modules.setdefault("numpy._core.multiarray", np.core.multiarray)
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except TypeError:  # torch without the weights_only argument
