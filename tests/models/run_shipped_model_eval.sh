@@ -7,14 +7,8 @@ set -eu
 repo=${1:?usage: run_shipped_model_eval.sh REPO POINTRT_BIN WORK_DIR}
 bin=${2:?}
 work=${3:?}
-py=python3
-for candidate in /usr/bin/python3 python3; do
-  if "$candidate" -c 'import numpy' 2>/dev/null; then py=$candidate; break; fi
-done
-if ! "$py" -c 'import numpy' 2>/dev/null; then
-  echo "skipped: python3 with numpy is not available (apt-get install python3-numpy)"
-  exit 77
-fi
+source "$(dirname "$0")/../support/find_python.sh"
+find_python numpy python3-numpy
 rm -rf "$work" && mkdir -p "$work"
 (cd "$repo/python" && "$py" -m pointrt_sim.generate --out "$work/sim" --scenes 20 --seed 1001 --jobs 2 --quiet)
 d="$work/sim/training"

@@ -7,14 +7,8 @@ set -eu
 repo=${1:?usage: run_reference_dump.sh REPO OUT_DIR SHARED_DATA}
 out=${2:?}
 shared=${3:?}
-py=python3
-for candidate in /usr/bin/python3 python3; do
-  if "$candidate" -c 'import torch, numpy' 2>/dev/null; then py=$candidate; break; fi
-done
-if ! "$py" -c 'import torch, numpy' 2>/dev/null; then
-  echo "skipped: python3 with torch and numpy is not available (apt-get install python3-torch)"
-  exit 77
-fi
+source "$(dirname "$0")/../support/find_python.sh"
+find_python torch,numpy python3-torch
 frames=("$shared/kitti/training/velodyne_reduced/000000.bin" "$shared/kitti/training/velodyne_reduced/000001.bin")
 for f in "${frames[@]}"; do
   if [ ! -f "$f" ]; then
