@@ -79,10 +79,7 @@ const bool registered = [] {
   for (const Case& c : cases()) {
     benchmark::RegisterBenchmark((std::string("BM_Mlp/") + c.name).c_str(),
                                  [&c](benchmark::State& st) { BM_Mlp(st, c); })
-        ->Apply(pointrt::bench::device_timed)
-        ->ArgNames({"batch"})
-        ->Arg(1)
-        ->Arg(8);
+        ->Apply(pointrt::bench::device_timed_batch_1_8);
   }
   return true;
 }();

@@ -144,27 +144,18 @@ const bool registered = [] {
   for (const Grouper& g : groupers()) {
     benchmark::RegisterBenchmark((std::string("BM_SaMlp/") + g.name).c_str(),
                                  [&g](benchmark::State& st) { BM_SaMlp(st, g); })
-        ->Apply(pointrt::bench::device_timed)
-        ->ArgNames({"batch"})
-        ->Arg(1)
-        ->Arg(8);
+        ->Apply(pointrt::bench::device_timed_batch_1_8);
     benchmark::RegisterBenchmark((std::string("BM_SaMlpSimt/") + g.name).c_str(),
                                  [&g](benchmark::State& st) {
                                    BM_SaMlpForced(st, g, pointrt::ops::detail::SaMlpPath::Simt, -1);
                                  })
-        ->Apply(pointrt::bench::device_timed)
-        ->ArgNames({"batch"})
-        ->Arg(1)
-        ->Arg(8);
+        ->Apply(pointrt::bench::device_timed_batch_1_8);
     for (int cfg = 0; cfg < pointrt::ops::detail::sa_mlp_tc_config_count(); ++cfg) {
       benchmark::RegisterBenchmark((std::string("BM_SaMlpTc/") + g.name + "/cfg" + std::to_string(cfg)).c_str(),
                                    [&g, cfg](benchmark::State& st) {
                                      BM_SaMlpForced(st, g, pointrt::ops::detail::SaMlpPath::TensorCore, cfg);
                                    })
-          ->Apply(pointrt::bench::device_timed)
-          ->ArgNames({"batch"})
-          ->Arg(1)
-          ->Arg(8);
+          ->Apply(pointrt::bench::device_timed_batch_1_8);
     }
   }
   return true;
@@ -172,4 +163,4 @@ const bool registered = [] {
 
 }  // namespace
 
-BENCHMARK(BM_SaMlp_All8)->Apply(pointrt::bench::device_timed)->ArgNames({"batch"})->Arg(1)->Arg(8);
+BENCHMARK(BM_SaMlp_All8)->Apply(pointrt::bench::device_timed_batch_1_8);

@@ -31,6 +31,12 @@ inline void device_timed(benchmark::internal::Benchmark* b) {
   b->UseManualTime()->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
 }
 
+// device_timed at the batch sizes the engine is measured at (argument "batch": 1 and 8).
+inline void device_timed_batch_1_8(benchmark::internal::Benchmark* b) {
+  device_timed(b);
+  b->ArgNames({"batch"})->Arg(1)->Arg(8);
+}
+
 // Keeps the GPU busy for about `microseconds` on `stream`.
 void gpu_delay(cudaStream_t stream, int microseconds);
 
