@@ -38,15 +38,8 @@ inline engine::Network tiny_network(std::int64_t n = 64, int max_out = 16) {
   };
   auto layer = [&](const std::string& name, LayerKind kind, const char* group, std::vector<int> in, std::vector<int> out,
                    nlohmann::json attrs, std::vector<engine::DenseRef> d) {
-    engine::Layer L;
-    L.name = name;
-    L.kind = kind;
-    L.group = group;
-    L.inputs = std::move(in);
-    L.outputs = std::move(out);
-    L.attrs = std::move(attrs);
-    L.dense = std::move(d);
-    net.layers.push_back(std::move(L));
+    net.layers.push_back(
+        engine::Layer{name, kind, group, std::move(in), std::move(out), std::move(attrs), std::move(d)});
   };
   layer("split", LayerKind::Split, "Others", {net.input}, {xyz, feat}, nlohmann::json::object(), {});
   layer("cls", LayerKind::Mlp, "Head", {feat}, {hidden_cls}, nlohmann::json::object(),

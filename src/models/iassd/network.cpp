@@ -22,17 +22,8 @@ class NetBuilder {
   void layer(const std::string& name, LayerKind kind, const char* group, std::vector<int> inputs,
              std::vector<int> outputs, json attrs = json::object(), std::vector<DenseRef> dense = {},
              int parallel = -1, int lane = 0) {
-    Layer L;
-    L.parallel = parallel;
-    L.lane = lane;
-    L.name = name;
-    L.kind = kind;
-    L.group = group;
-    L.inputs = std::move(inputs);
-    L.outputs = std::move(outputs);
-    L.attrs = std::move(attrs);
-    L.dense = std::move(dense);
-    net_.layers.push_back(std::move(L));
+    net_.layers.push_back(Layer{name, kind, group, std::move(inputs), std::move(outputs), std::move(attrs),
+                                std::move(dense), parallel, lane});
   }
 
   DenseRef dense(const std::string& prefix, bool relu) {
