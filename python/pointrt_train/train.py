@@ -100,6 +100,10 @@ def make_optimizer(model, args, total_steps: int):
         (no_decay if (p.ndim == 1) else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.95, 0.99))
+    return opt, make_scheduler(opt, args, total_steps)
+
+
+def make_scheduler(opt, args, total_steps: int):
     if args.schedule == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(2, total_steps) + 1,
                                                     pct_start=args.pct_start, div_factor=args.div_factor,
@@ -107,7 +111,13 @@ def make_optimizer(model, args, total_steps: int):
                                                     max_momentum=0.95, cycle_momentum=True)
     else:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps), eta_min=args.lr * 1e-3)
-    return opt, sched
+    return sched
+
+
+def _write_run_info(args, loss_cfg: LossConfig, frames: int, total_steps: int, **extra):
+    with open(os.path.join(args.out, "args.json"), "w", encoding="utf-8") as f:
+        json.dump({"args": vars(args), "loss": loss_cfg.to_dict(), "frames": frames, "total_steps": total_steps,
+                   **extra}, f, indent=1)
 
 
 def load_checkpoint(path: str) -> dict:
@@ -183,9 +193,7 @@ def train(argv: Optional[List[str]] = None) -> dict:
             print(f"resume: schedule of {total} steps from the checkpoint", file=sys.stderr)
     elif args.budget_minutes is not None and args.calibrate_steps <= 5:
         raise SystemExit("--calibrate-steps must be > 5")
-    with open(os.path.join(args.out, "args.json"), "w", encoding="utf-8") as f:
-        json.dump({"args": vars(args), "loss": loss_cfg.to_dict(), "frames": len(ds), "total_steps": total}, f,
-                  indent=1)
+    _write_run_info(args, loss_cfg, len(ds), total)
 
     sampler = EpochSampler(len(ds), args.batch_size, args.seed, start_step=step)
     extra = {"prefetch_factor": 4} if args.workers > 0 else {}
@@ -228,24 +236,24 @@ def train(argv: Optional[List[str]] = None) -> dict:
             print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in terms.items()}),
                   file=sys.stderr)
         if calibrating:
-            step_times.append(time.time() - t0)
+            step_times.append(terms["sec"])
             if step == args.calibrate_steps:
                 calibrating = False
                 per_step = float(np.mean(step_times[5:]))
                 total = max(step + 1, int(args.budget_minutes * 60.0 / per_step))
-                # the schedule restarts over the new length and is advanced to the current step
-                opt_state = opt.state_dict()
-                opt, sched = make_optimizer(model, args, total)
-                opt.load_state_dict(opt_state)
+                # a new schedule over the new length, from its start (the learning rate back at its initial value,
+                # which a recursive schedule such as cosine starts from), advanced to the current step; the
+                # optimizer and its moments stay
+                for group in opt.param_groups:
+                    group["lr"] = group["initial_lr"]
+                sched = make_scheduler(opt, args, total)
                 with warnings.catch_warnings():  # stepping the schedule without optimizer steps is the point here
                     warnings.simplefilter("ignore", UserWarning)
                     for _ in range(step):
                         sched.step()
                 print(json.dumps({"calibrated_sec_per_step": round(per_step, 4), "total_steps": total}),
                       file=sys.stderr)
-                with open(os.path.join(args.out, "args.json"), "w", encoding="utf-8") as f:
-                    json.dump({"args": vars(args), "loss": loss_cfg.to_dict(), "frames": len(ds),
-                               "total_steps": total, "calibrated_sec_per_step": per_step}, f, indent=1)
+                _write_run_info(args, loss_cfg, len(ds), total, calibrated_sec_per_step=per_step)
         if args.save_every > 0 and step % args.save_every == 0:
             save_checkpoint(ckpt_path, model, opt, sched, step, args, config, loss_cfg, total)
     save_checkpoint(ckpt_path, model, opt, sched, step, args, config, loss_cfg, total)
