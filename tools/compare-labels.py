@@ -9,7 +9,7 @@ by ground-plane centre distance in the camera frame (x, z) and prints the distan
 size error and the heading error (rotation_y difference wrapped to [-pi, pi), and the same modulo pi, i.e. ignoring
 a front/back flip). A ground-truth object with no prediction within --max-dist metres is "missed". Predictions
 within --max-dist of no ground-truth object (DontCare and other classes included) are counted as unmatched. Output:
-a Markdown table and a summary line. Needs numpy only.
+a Markdown table and a summary line. Needs numpy only (labels are read with python/pointrt_sim's parser).
 """
 import argparse
 import math
@@ -18,23 +18,22 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from pointrt_sim.kitti import parse_label_text  # noqa: E402
+
 CLASSES = ("Car", "Pedestrian", "Cyclist")
 
 
 def read_labels(path):
-    rows = []
     if not os.path.exists(path):
-        return rows
+        return []
     with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            c = line.split()
-            if not c:
-                continue
-            if len(c) not in (15, 16):
-                raise SystemExit(f"{path}:{n}: expected 15 or 16 columns, got {len(c)}")
-            v = [float(x) for x in c[1:]]
-            rows.append({"type": c[0], "hwl": v[7:10], "xyz": v[10:13], "ry": v[13],
-                         "score": v[14] if len(c) == 16 else None})
+        try:
+            rows = parse_label_text(f.read(), with_score=True)
+        except ValueError as e:
+            raise SystemExit(f"{path}: {e}")
+    for r in rows:
+        r["hwl"], r["xyz"] = (r["h"], r["w"], r["l"]), (r["x"], r["y"], r["z"])
     return rows
 
 
@@ -60,7 +59,7 @@ def main(argv=None):
     found = missed = unmatched = n_pred = 0
     for fr in frames:
         gt = read_labels(os.path.join(a.gt, fr + ".txt"))
-        pred = [p for p in read_labels(os.path.join(a.pred, fr + ".txt")) if (p["score"] or 0) >= a.min_score]
+        pred = [p for p in read_labels(os.path.join(a.pred, fr + ".txt")) if p.get("score", 0.0) >= a.min_score]
         n_pred += len(pred)
         pc = np.array([[p["xyz"][0], p["xyz"][2]] for p in pred]).reshape(-1, 2)
         for g in gt:

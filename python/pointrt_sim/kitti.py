@@ -175,25 +175,27 @@ LABEL_FIELDS = ["type", "truncated", "occluded", "alpha", "left", "top", "right"
                 "z", "ry"]
 
 
-def parse_label_text(text):
-    """Parses label_2 text strictly: 15 whitespace-separated columns, a word type, an integer 'occluded', finite
-    numbers elsewhere. Returns a list of dicts."""
+def parse_label_text(text, with_score=False):
+    """Parses label_2 text strictly: 15 whitespace-separated columns (or 16 with with_score, the 16th a detection's
+    score), a word type, an integer 'occluded', finite numbers elsewhere. Returns a list of dicts (with "score" for
+    16-column lines)."""
     out = []
     for n, line in enumerate(text.split("\n"), 1):
         cols = line.split()
         if not cols:
             continue
-        if len(cols) != 15:
-            raise ValueError("line %d: expected 15 columns, got %d" % (n, len(cols)))
+        if len(cols) != 15 and not (with_score and len(cols) == 16):
+            raise ValueError("line %d: expected %s columns, got %d" % (n, "15 or 16" if with_score else "15",
+                                                                        len(cols)))
         d = {"type": cols[0]}
-        for i in range(1, 15):
+        for i in range(1, len(cols)):
             if i == 2:
                 d["occluded"] = int(cols[2])
                 continue
             v = float(cols[i])
             if not math.isfinite(v):
                 raise ValueError("line %d: column %d is not finite" % (n, i + 1))
-            d[LABEL_FIELDS[i]] = v
+            d[LABEL_FIELDS[i] if i < 15 else "score"] = v
         d["bbox"] = (d["left"], d["top"], d["right"], d["bottom"])
         out.append(d)
     return out

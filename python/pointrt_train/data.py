@@ -72,21 +72,8 @@ def read_calib(path: str) -> kitti.Calib:
 
 def parse_labels(text: str) -> List[dict]:
     """label_2 lines (15 columns, or 16 with a score) -> dicts (type, truncated, occluded, alpha, bbox, h, w, l, x, y,
-    z, ry[, score])."""
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        cols = line.split()
-        if not cols:
-            continue
-        if len(cols) not in (15, 16):
-            raise ValueError(f"line {n}: expected 15 or 16 columns, got {len(cols)}")
-        v = [float(c) for c in cols[1:]]
-        d = {"type": cols[0], "truncated": v[0], "occluded": int(v[1]), "alpha": v[2], "bbox": tuple(v[3:7]),
-             "h": v[7], "w": v[8], "l": v[9], "x": v[10], "y": v[11], "z": v[12], "ry": v[13]}
-        if len(v) == 15:
-            d["score"] = v[14]
-        out.append(d)
-    return out
+    z, ry[, score]): the simulator's strict parser (finite numbers, integer occlusion)."""
+    return kitti.parse_label_text(text, with_score=True)
 
 
 def labels_to_boxes(labels: List[dict], calib: kitti.Calib, classes: Sequence[str]) -> np.ndarray:

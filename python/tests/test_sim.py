@@ -260,6 +260,20 @@ def test_labelled_cars_sizes_and_classes(small_frames):
 
 # ------------------------------------------------------------------------------------------------------ files
 
+def test_label_parser_takes_a_score_column_only_when_asked():
+    line = "Car 0.00 0 1.55 614.24 181.78 727.31 284.77 1.57 1.73 4.15 1.00 1.75 13.22 1.62"
+    (gt,) = kitti.parse_label_text(line + "\n")
+    assert "score" not in gt and gt["ry"] == 1.62 and gt["bbox"] == (614.24, 181.78, 727.31, 284.77)
+    with pytest.raises(ValueError, match="expected 15 columns, got 16"):
+        kitti.parse_label_text(line + " 0.75\n")
+    (det,) = kitti.parse_label_text(line + " 0.75\r\n", with_score=True)
+    assert det["score"] == 0.75 and {k: det[k] for k in gt} == gt
+    with pytest.raises(ValueError, match="expected 15 or 16 columns, got 17"):
+        kitti.parse_label_text(line + " 0.75 1\n", with_score=True)
+    with pytest.raises(ValueError, match="column 16 is not finite"):
+        kitti.parse_label_text(line + " nan\n", with_score=True)
+
+
 def test_written_files_are_kitti(written):
     base = written / "training"
     names = sorted(os.listdir(base / "velodyne"))
