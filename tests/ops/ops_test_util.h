@@ -86,6 +86,14 @@ std::string compare_close_f32(const Tensor& expected, const Tensor& actual, floa
 std::vector<ops::DenseLayer> random_dense_layers(const std::vector<std::int64_t>& widths, std::uint64_t seed,
                                                  bool relu_last = true);
 
+// Device copies of dense layers (plain tensors: the weights are inputs, not outputs), for the CUDA tests.
+struct DeviceLayers {
+  std::vector<ops::DenseLayer> layers;
+  explicit DeviceLayers(const std::vector<ops::DenseLayer>& host) {
+    for (const ops::DenseLayer& l : host) layers.push_back({l.weight.to(Device::CUDA), l.bias.to(Device::CUDA), l.relu});
+  }
+};
+
 // A plain CPU ball query for building realistic neighbour lists in tests (strict d^2 < r^2, the first K by index,
 // cyclic padding, zeros for an empty ball): {idx i32 [B, M, K], cnt i32 [B, M]}.
 std::pair<Tensor, Tensor> simple_ball_query(const Tensor& xyz, const Tensor& centres, float r, int k);

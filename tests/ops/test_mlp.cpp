@@ -20,6 +20,7 @@
 
 using namespace pointrt;
 using pointrt::ops::DenseLayer;
+using pointrt::testing::DeviceLayers;
 using pointrt::testing::expect_error;
 
 namespace {
@@ -161,14 +162,6 @@ TEST(Mlp, EmptyInputIsValid) {
 #ifdef POINTRT_WITH_CUDA
 
 namespace {
-
-// Device copies of the layers (plain tensors; the weights are inputs, not outputs).
-struct DeviceLayers {
-  std::vector<DenseLayer> layers;
-  explicit DeviceLayers(const std::vector<DenseLayer>& host) {
-    for (const DenseLayer& l : host) layers.push_back({l.weight.to(Device::CUDA), l.bias.to(Device::CUDA), l.relu});
-  }
-};
 
 // Runs mlp_cuda twice on guarded device copies (the output pre-filled with NaN garbage); checks guards and that the
 // two runs are bit-identical; returns the output.

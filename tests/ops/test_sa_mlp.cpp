@@ -27,6 +27,7 @@
 using namespace pointrt;
 using pointrt::ops::DenseLayer;
 using pointrt::ops::SaMlpParams;
+using pointrt::testing::DeviceLayers;
 using pointrt::testing::expect_error;
 
 namespace {
@@ -369,20 +370,11 @@ TEST(SaMlp, BadShapesAreRefused) {
 #endif
 }
 
-// Informational: the CPU time of the largest grouper of the network (vote SA grouper 1: M 256, K 32,
-// 259 -> 256 -> 512 -> 1024, 5.9 GMAC), one frame, on however many threads this machine has.
 #ifdef POINTRT_WITH_CUDA
 
 #include <cuda_runtime.h>
 
 namespace {
-
-struct DeviceLayers {
-  std::vector<DenseLayer> layers;
-  explicit DeviceLayers(const std::vector<DenseLayer>& host) {
-    for (const DenseLayer& l : host) layers.push_back({l.weight.to(Device::CUDA), l.bias.to(Device::CUDA), l.relu});
-  }
-};
 
 std::vector<std::int32_t> error_record(const pointrt::testing::GuardedDeviceTensor& err) {
   const Tensor h = err.to_host();
